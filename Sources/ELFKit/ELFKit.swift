@@ -1,0 +1,1 @@
+// ELF reading and writing: see ELFCursor, ELFFile, ELFObjectWriter.

@@ -1,0 +1,46 @@
+/// An error in the user's input or in a table: says where (file, line or byte offset) and what.
+public struct KallsymsError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// A line of a symbol map does not have the form `ADDRESS TYPE NAME`.
+        case lineFormat
+        /// A value does not fit the table (the kernel's "out of range in relative mode").
+        case outOfRange
+        /// The input has no symbol the table can hold (6.1's "No valid symbol.").
+        case noValidSymbol
+        /// A flag the chosen format does not have, or a bad combination of flags.
+        case usage
+        /// Reading or writing a file failed.
+        case io
+        /// Bytes that claim to be a table or an image and are not.
+        case malformed
+    }
+
+    public var kind: Kind
+    public var file: String?
+    public var line: Int?
+    public var offset: Int?
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String, file: String? = nil, line: Int? = nil, offset: Int? = nil) {
+        self.kind = kind
+        self.message = message
+        self.file = file
+        self.line = line
+        self.offset = offset
+    }
+
+    public var description: String {
+        var place = ""
+        if let file { place = file }
+        if let line { place += place.isEmpty ? "line \(line)" : ":\(line)" }
+        if let offset { place += (place.isEmpty ? "" : ": ") + "byte offset \(offset) (0x\(String(offset, radix: 16)))" }
+        return place.isEmpty ? message : "\(place): \(message)"
+    }
+
+    /// The same error, attributed to `file` if it names no file yet.
+    public func inFile(_ file: String) -> KallsymsError {
+        var copy = self
+        if copy.file == nil { copy.file = file }
+        return copy
+    }
+}
