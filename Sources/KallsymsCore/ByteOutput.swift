@@ -1,0 +1,131 @@
+/// A growable byte buffer that hands full chunks to a sink, so output of any size streams through
+/// a fixed amount of memory. Formatting writes digits directly; there is no `String` on this path.
+public final class ByteOutput {
+    @usableFromInline var buffer: UnsafeMutablePointer<UInt8>
+    @usableFromInline var used = 0
+    @usableFromInline let capacity: Int
+    let sink: (UnsafeRawBufferPointer) throws -> Void
+    /// Bytes handed to the sink so far.
+    public private(set) var flushedCount = 0
+
+    /// `sink` receives the bytes in order, in chunks of up to `chunkSize` bytes.
+    public init(chunkSize: Int = 1 << 20, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) {
+        capacity = max(chunkSize, 4096)
+        buffer = .allocate(capacity: capacity)
+        self.sink = sink
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Collects everything written into one array.
+    public static func collecting(_ body: (ByteOutput) throws -> Void) rethrows -> [UInt8] {
+        var result: [UInt8] = []
+        let out = ByteOutput { result.append(contentsOf: $0) }
+        try body(out)
+        try! out.flush()
+        return result
+    }
+
+    public func flush() throws {
+        if used > 0 {
+            let chunk = UnsafeRawBufferPointer(start: buffer, count: used)
+            used = 0
+            flushedCount += chunk.count
+            try sink(chunk)
+        }
+    }
+
+    /// Makes room for `n` more bytes (n must not exceed the chunk size).
+    @inlinable @inline(__always)
+    public func reserve(_ n: Int) throws {
+        if used + n > capacity { try flush() }
+    }
+
+    @inlinable @inline(__always)
+    public func byte(_ b: UInt8) {
+        buffer[used] = b
+        used += 1
+    }
+
+    /// Appends bytes of any length.
+    public func write(_ bytes: UnsafeBufferPointer<UInt8>) throws {
+        var p = 0
+        while p < bytes.count {
+            if used == capacity { try flush() }
+            let n = min(capacity - used, bytes.count - p)
+            (buffer + used).update(from: bytes.baseAddress! + p, count: n)
+            used += n
+            p += n
+        }
+    }
+
+    public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBufferPointer { try write($0) } }
+
+    public func write(_ s: StaticString) throws {
+        try write(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    public func write(_ s: String) throws {
+        var s = s
+        try s.withUTF8 { try write($0) }
+    }
+
+    /// Bytes already reserved for; no capacity check.
+    @inlinable @inline(__always)
+    public func append(_ p: UnsafePointer<UInt8>, _ n: Int) {
+        (buffer + used).update(from: p, count: n)
+        used += n
+    }
+
+    @inlinable @inline(__always)
+    public func append(_ s: StaticString) {
+        append(s.utf8Start, s.utf8CodeUnitCount)
+    }
+
+    /// `%u` (also `%d` of a non-negative value). Needs 20 reserved bytes.
+    @inlinable @inline(__always)
+    public func decimal(_ v: UInt64) {
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &tmp) { t in
+            var v = v
+            var i = 24
+            repeat {
+                i -= 1
+                t[i] = UInt8(truncatingIfNeeded: v % 10) &+ 0x30
+                v /= 10
+            } while v != 0
+            append(t.baseAddress!.assumingMemoryBound(to: UInt8.self) + i, 24 - i)
+        }
+    }
+
+    /// `%#llx` / `%#x`: `0` for zero, else `0x` and lowercase digits. Needs 18 reserved bytes.
+    @inlinable @inline(__always)
+    public func alternateHex(_ v: UInt64) {
+        if v == 0 {
+            byte(0x30)
+            return
+        }
+        byte(0x30)
+        byte(0x78)
+        let digits = (64 - v.leadingZeroBitCount + 3) / 4
+        var k = digits
+        while k > 0 {
+            k -= 1
+            buffer[used + k] = hexDigit(UInt8(truncatingIfNeeded: v >> (UInt64(digits - 1 - k) * 4)) & 0xF)
+        }
+        used += digits
+    }
+
+    /// `0x%02x`. Needs 4 reserved bytes.
+    @inlinable @inline(__always)
+    public func hexByte(_ v: UInt8) {
+        buffer[used] = 0x30
+        buffer[used + 1] = 0x78
+        buffer[used + 2] = hexDigit(v >> 4)
+        buffer[used + 3] = hexDigit(v & 0xF)
+        used += 4
+    }
+
+    @inlinable @inline(__always)
+    func hexDigit(_ d: UInt8) -> UInt8 { d < 10 ? d &+ 0x30 : d &+ 0x57 }
+}

@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Whole-file reads and atomic writes with POSIX calls, errors naming the file.
+public enum FileIO {
+    static func errnoMessage(_ e: Int32 = errno) -> String { String(cString: strerror(e)) }
+
+    /// Reads a whole file. `maxSize` guards against reading something absurd by mistake.
+    public static func read(_ path: String, maxSize: Int = 1 << 36) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw KallsymsError(.io, errnoMessage(), file: path) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw KallsymsError(.io, errnoMessage(), file: path) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw KallsymsError(.io, "is a directory", file: path) }
+        let size = Int(st.st_size)
+        if size > maxSize { throw KallsymsError(.io, "file too large (\(size) bytes)", file: path) }
+        var result = [UInt8]()
+        // Regular files: one allocation of the right size. Pipes and /proc files report 0 or a
+        // wrong size, so keep reading until EOF either way.
+        result.reserveCapacity(size > 0 ? size + 1 : 1 << 16)
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw KallsymsError(.io, errnoMessage(), file: path)
+            }
+            if n == 0 { break }
+            result.append(contentsOf: chunk[0 ..< n])
+            if result.count > maxSize { throw KallsymsError(.io, "file too large", file: path) }
+        }
+        return result
+    }
+
+    /// Writes `path` through a temporary file in the same directory that is renamed over it
+    /// only after everything was written and synced: a failure or a kill leaves the old file or
+    /// the new one, never a mix. `body` gets a `ByteOutput` streaming into the temporary file.
+    public static func writeAtomically(
+        _ path: String, mode: mode_t = 0o644, _ body: (ByteOutput) throws -> Void
+    ) throws {
+        let dir: String
+        let base: String
+        if let slash = path.lastIndex(of: "/") {
+            dir = String(path[..<slash]).isEmpty ? "/" : String(path[..<slash])
+            base = String(path[path.index(after: slash)...])
+        } else {
+            dir = "."
+            base = path
+        }
+        var template = Array("\(dir)/.\(base).tmp-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw KallsymsError(.io, "cannot create a temporary file: \(errnoMessage())", file: path) }
+        let tmp = String(cString: template)
+        var committed = false
+        defer {
+            if !committed { unlink(tmp) }
+        }
+        do {
+            defer { close(fd) }
+            let out = ByteOutput { chunk in try writeAll(fd, chunk, path: path) }
+            try body(out)
+            try out.flush()
+            fchmod(fd, mode & ~currentUmask())
+            guard fsync(fd) == 0 else { throw KallsymsError(.io, errnoMessage(), file: path) }
+        }
+        guard rename(tmp, path) == 0 else { throw KallsymsError(.io, errnoMessage(), file: path) }
+        committed = true
+    }
+
+    public static func writeAtomically(_ path: String, bytes: [UInt8], mode: mode_t = 0o644) throws {
+        try writeAtomically(path, mode: mode) { try $0.write(bytes) }
+    }
+
+    static func currentUmask() -> mode_t {
+        let m = umask(0)
+        umask(m)
+        return m
+    }
+
+    /// Writes to an open descriptor (stdout, a pipe, a file), retrying short writes.
+    public static func writeAll(_ fd: Int32, _ chunk: UnsafeRawBufferPointer, path: String) throws {
+        var off = 0
+        while off < chunk.count {
+            let n = Glibc.write(fd, chunk.baseAddress! + off, chunk.count - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw KallsymsError(.io, errnoMessage(), file: path)
+            }
+            off += n
+        }
+    }
+
+    /// Streams into standard output.
+    public static func standardOutput() -> ByteOutput {
+        ByteOutput { try writeAll(1, $0, path: "<stdout>") }
+    }
+}

@@ -1,0 +1,260 @@
+/// The kernel generator's symbol rules: which map lines become table entries, the text and
+/// per-cpu ranges, the validity filter, the absolute per-cpu rewrite and the address sort.
+/// Each rule follows `scripts/kallsyms` of the chosen version (see the reference spec §3, §5).
+public struct KernelRules {
+    public static let ksymNameLen = 512
+
+    public let options: GeneratorOptions
+
+    public init(options: GeneratorOptions) { self.options = options }
+
+    /// What reading a map yields before any table is built.
+    public struct Collected: Sendable {
+        /// Accepted symbols in input order (their index is the kernel's `seq`).
+        public var symbols = SymbolList()
+        public var text: UInt64 = 0
+        public var stext: UInt64 = 0
+        public var etext: UInt64 = 0
+        public var sinittext: UInt64 = 0
+        public var einittext: UInt64 = 0
+        public var percpuStart: UInt64 = .max
+        public var percpuEnd: UInt64 = 0
+        /// Messages the reference prints to stderr without failing.
+        public var warnings: [[UInt8]] = []
+    }
+
+    /// Reads a whole map.
+    public func collect(map bytes: UnsafeBufferPointer<UInt8>, file: String) throws -> Collected {
+        var c = Collected()
+        // Most lines are 30-60 bytes; reserving avoids repeated growth of the big arrays.
+        c.symbols.reserveCapacity(symbols: bytes.count / 40 + 16, bytes: bytes.count / 2 + 16)
+        var warnings: [[UInt8]] = []
+        try MapParser.parse(bytes, format: options.format, file: file, diagnostic: { warnings.append($0) }) {
+            address, type, name, _ in
+            accept(address: address, type: type, name: name, into: &c, warnings: &warnings)
+        }
+        c.warnings = warnings
+        return c
+    }
+
+    @inline(__always)
+    func accept(
+        address: UInt64, type: UInt8, name: UnsafeBufferPointer<UInt8>, into c: inout Collected,
+        warnings: inout [[UInt8]]
+    ) {
+        if name.count >= Self.ksymNameLen {
+            var m = Array("Symbol ".utf8)
+            m += name
+            m += Array(
+                " too long for kallsyms (\(name.count) >= \(Self.ksymNameLen)).\nPlease increase KSYM_NAME_LEN both in kernel and kallsyms.c\n"
+                    .utf8)
+            warnings.append(m)
+            return
+        }
+        let n = NameMatcher(name)
+        if n.equals("_text") { c.text = address }
+        if isIgnored(n, type: type) { return }
+        // Range markers: only names that passed the ignore filter set them; last one wins.
+        if n.count >= 6 && n.count <= 15 && (name[0] == 0x5F) {
+            if n.equals("_stext") {
+                c.stext = address
+            } else if n.equals("_etext") {
+                c.etext = address
+            } else if n.equals("_sinittext") {
+                c.sinittext = address
+            } else if n.equals("_einittext") {
+                c.einittext = address
+            } else if n.equals("__per_cpu_start") {
+                c.percpuStart = address
+            } else if n.equals("__per_cpu_end") {
+                c.percpuEnd = address
+            }
+        }
+        c.symbols.append(address: address, type: type, name: name)
+    }
+
+    static let keptAbsolute = ["__kernel_syscall_via_break", "__kernel_syscall_via_epc", "__kernel_sigtramp", "__gp"]
+    static let ignored61Names = [
+        "kallsyms_addresses", "kallsyms_offsets", "kallsyms_relative_base", "kallsyms_num_syms",
+        "kallsyms_names", "kallsyms_markers", "kallsyms_token_table", "kallsyms_token_index",
+        "kallsyms_seqs_of_names", "_SDA_BASE_", "_SDA2_BASE_",
+    ]
+    static let ignored61Prefixes = [
+        "__efistub_", "__kvm_nvhe_$", "__kvm_nvhe_.L", "__AArch64ADRPThunk_", "__ARMV5PILongThunk_",
+        "__ARMV7PILongThunk_", "__ThumbV7PILongThunk_", "__LA25Thunk_", "__microLA25Thunk_",
+        "__kcfi_typeid_",
+    ]
+    static let ignored61Suffixes = ["_from_arm", "_from_thumb", "_veneer"]
+    static let ignored61Substrings = [".long_branch.", ".plt_branch."]
+
+    func isIgnored(_ n: NameMatcher, type: UInt8) -> Bool {
+        switch options.format {
+        case .linux612:
+            if type == UInt8(ascii: "u") || type == UInt8(ascii: "n") { return true }
+        case .linux61:
+            if type == UInt8(ascii: "U") || type == UInt8(ascii: "u") || type == UInt8(ascii: "N")
+                || type == UInt8(ascii: "n")
+            {
+                return true
+            }
+            if Self.ignored61Names.contains(where: n.equals) { return true }
+            if Self.ignored61Prefixes.contains(where: n.hasPrefix) { return true }
+            if Self.ignored61Suffixes.contains(where: n.hasSuffix) { return true }
+            if Self.ignored61Substrings.contains(where: n.contains) { return true }
+        }
+        if type == UInt8(ascii: "A") || type == UInt8(ascii: "a") {
+            return !Self.keptAbsolute.contains(where: n.equals)
+        }
+        return false
+    }
+
+    // MARK: After reading
+
+    /// The table the generator compresses: symbols in address order, with the kernel's flags.
+    public struct Sorted: Sendable {
+        public var symbols: SymbolList
+        /// Per symbol: stored with an absolute value (per-cpu with `--absolute-percpu`).
+        public var absolute: [Bool]
+        public var relativeBase: UInt64
+        public var text: UInt64
+    }
+
+    /// `shrink_table`, `make_percpus_absolute`, `sort_symbols`, `record_relative_base`.
+    public func arrange(_ c: consuming Collected, file: String? = nil) throws -> Sorted {
+        var symbols = c.symbols
+        if !options.allSymbols {
+            symbols = shrink(symbols, c)
+        }
+        if symbols.isEmpty && options.format == .linux61 {
+            throw KallsymsError(.noValidSymbol, "No valid symbol.", file: file)
+        }
+        let n = symbols.count
+        var absolute = [Bool](repeating: false, count: n)
+        if options.absolutePercpu {
+            for i in 0 ..< n {
+                let a = symbols.addresses[i]
+                if a >= c.percpuStart && a <= c.percpuEnd {
+                    symbols.setType(i, UInt8(ascii: "A"))
+                    absolute[i] = true
+                }
+            }
+        }
+        // The comparator is a total order (its last key is the input index), so any correct sort
+        // gives the kernel's result. Pack the secondary keys into one word.
+        var keys = [SortKey]()
+        keys.reserveCapacity(n)
+        symbols.bytes.withUnsafeBufferPointer { b in
+            for i in 0 ..< n {
+                let s = Int(symbols.starts[i])
+                let e = Int(symbols.starts[i + 1])
+                let t = b[s]
+                let weak: UInt64 = (t == UInt8(ascii: "w") || t == UInt8(ascii: "W")) ? 1 : 0
+                let name = UnsafeBufferPointer(rebasing: b[(s + 1) ..< e])
+                let lds: UInt64 = Self.mayBeLinkerScriptProvided(name) ? 1 : 0
+                var underscores = 0
+                while underscores < name.count && name[underscores] == 0x5F { underscores += 1 }
+                let rank = (weak << 63) | (lds << 62) | (UInt64(underscores) << 40) | UInt64(i)
+                keys.append(SortKey(address: symbols.addresses[i], rank: rank))
+            }
+        }
+        // Maps are nearly sorted already (nm -n); only equal addresses usually move.
+        keys.sort()
+        var inOrder = true
+        for (j, k) in keys.enumerated() where Int(k.rank & 0xFF_FFFF_FFFF) != j {
+            inOrder = false
+            break
+        }
+        if !inOrder {
+            let order = keys.map { UInt32(truncatingIfNeeded: $0.rank & 0xFF_FFFF_FFFF) }
+            symbols = symbols.permuted(by: order)
+            absolute = order.map { absolute[Int($0)] }
+        }
+        var relativeBase: UInt64 = 0
+        if options.usesOffsets, let first = absolute.firstIndex(of: false) {
+            relativeBase = symbols.addresses[first]
+        }
+        return Sorted(symbols: symbols, absolute: absolute, relativeBase: relativeBase, text: c.text)
+    }
+
+    struct SortKey: Comparable {
+        var address: UInt64
+        var rank: UInt64
+        static func < (a: SortKey, b: SortKey) -> Bool {
+            a.address != b.address ? a.address < b.address : a.rank < b.rank
+        }
+    }
+
+    /// `symbol_valid` without `--all-symbols`: keep the text ranges (and, in 6.12, the
+    /// `__start_`/`__stop_` section markers).
+    func shrink(_ symbols: SymbolList, _ c: Collected) -> SymbolList {
+        var out = SymbolList()
+        out.reserveCapacity(symbols: symbols.count, bytes: symbols.bytes.count)
+        for i in 0 ..< symbols.count {
+            let name = symbols.name(i)
+            let a = symbols.addresses[i]
+            if options.format == .linux612
+                && (name.starts(with: "__start_".utf8) || name.starts(with: "__stop_".utf8))
+            {
+                out.append(address: a, typeAndName: symbols.typeAndName(i))
+                continue
+            }
+            let inText = (a >= c.stext && a <= c.etext) || (a >= c.sinittext && a <= c.einittext)
+            if !inText { continue }
+            // Symbols at a range end can move between passes when the tables are added.
+            if a == c.etext && !name.elementsEqual("_etext".utf8) { continue }
+            if a == c.einittext && !name.elementsEqual("_einittext".utf8) { continue }
+            out.append(address: a, typeAndName: symbols.typeAndName(i))
+        }
+        return out
+    }
+
+    /// Names like `__start_foo`, `__foo_end`: the sort puts them after other aliases.
+    static func mayBeLinkerScriptProvided(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        let len = name.count
+        guard len >= 8, name[0] == 0x5F, name[1] == 0x5F else { return false }
+        func at(_ i: Int, _ s: StaticString) -> Bool {
+            let n = s.utf8CodeUnitCount
+            return s.withUTF8Buffer { p in memcmp(name.baseAddress! + i, p.baseAddress!, n) == 0 }
+        }
+        return at(2, "start_") || at(2, "stop_") || at(2, "end_") || at(len - 6, "_start")
+            || at(len - 4, "_end")
+    }
+}
+
+/// Byte comparisons of a symbol name against fixed ASCII strings.
+struct NameMatcher {
+    let name: UnsafeBufferPointer<UInt8>
+    init(_ name: UnsafeBufferPointer<UInt8>) { self.name = name }
+    var count: Int { name.count }
+
+    func equals(_ s: String) -> Bool {
+        var s = s
+        return s.withUTF8 { p in p.count == name.count && (p.count == 0 || memcmp(p.baseAddress!, name.baseAddress!, p.count) == 0) }
+    }
+    func hasPrefix(_ s: String) -> Bool {
+        var s = s
+        return s.withUTF8 { p in p.count <= name.count && (p.count == 0 || memcmp(p.baseAddress!, name.baseAddress!, p.count) == 0) }
+    }
+    func hasSuffix(_ s: String) -> Bool {
+        var s = s
+        return s.withUTF8 { p in
+            p.count <= name.count
+                && (p.count == 0 || memcmp(p.baseAddress!, name.baseAddress! + name.count - p.count, p.count) == 0)
+        }
+    }
+    func contains(_ s: String) -> Bool {
+        var s = s
+        return s.withUTF8 { p in
+            guard p.count <= name.count, p.count > 0 else { return p.count == 0 }
+            return findBytes(name.baseAddress!, name.count, p) != nil
+        }
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif

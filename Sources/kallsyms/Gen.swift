@@ -1,0 +1,69 @@
+import ArgumentParser
+import KallsymsCore
+
+struct Gen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate the kallsyms tables from a symbol map, as the kernel's scripts/kallsyms does.",
+        discussion: """
+            MAP is `nm -n` output filtered by scripts/mksysmap (a System.map). The assembly written is \
+            byte-identical to the chosen kernel version's scripts/kallsyms. Unique prefixes of the \
+            kernel's long options (e.g. --all) are accepted, as the kernel's getopt_long does.
+            """)
+
+    @Option(help: "Kernel format: linux-6.12 or linux-6.1.")
+    var format: String = KallsymsFormat.linux612.rawValue
+
+    @Flag(name: .customLong("all-symbols"), help: "Keep symbols outside the text ranges (CONFIG_KALLSYMS_ALL).")
+    var allSymbols = false
+
+    @Flag(name: .customLong("absolute-percpu"), help: "Store per-cpu symbols as absolute values.")
+    var absolutePercpu = false
+
+    @Flag(name: .customLong("base-relative"), help: "6.1 only: offsets from kallsyms_relative_base.")
+    var baseRelative = false
+
+    @Flag(name: .customLong("lto-clang"), help: "6.1 only: sort names as if cut at `.llvm.`.")
+    var ltoClang = false
+
+    @Option(name: .shortAndLong, help: "Write to FILE (atomically) instead of standard output.")
+    var output: String?
+
+    @Argument(help: "The symbol map.")
+    var map: String
+
+    /// The kernel options whose unique prefixes `getopt_long` accepts.
+    static let kernelLongOptions = ["--all-symbols", "--absolute-percpu", "--base-relative", "--lto-clang"]
+
+    static func expandingKernelOptionPrefixes(_ args: [String]) -> [String] {
+        guard args.first == "gen" else { return args }
+        return args.map { a in
+            guard a.hasPrefix("--"), a.count > 2, !kernelLongOptions.contains(a) else { return a }
+            let matches = kernelLongOptions.filter { $0.hasPrefix(a) }
+            return matches.count == 1 ? matches[0] : a
+        }
+    }
+
+    func validate() throws {
+        guard let f = KallsymsFormat(rawValue: format) else {
+            throw ValidationError("unknown --format '\(format)' (expected linux-6.12 or linux-6.1)")
+        }
+        if f == .linux612 && (baseRelative || ltoClang) {
+            throw ValidationError(
+                "--\(baseRelative ? "base-relative" : "lto-clang") does not exist in linux-6.12 (6.12 always uses base-relative offsets); use --format linux-6.1")
+        }
+    }
+
+    func run() throws {
+        let options = GeneratorOptions(
+            format: KallsymsFormat(rawValue: format)!, allSymbols: allSymbols, absolutePercpu: absolutePercpu,
+            baseRelative: baseRelative, ltoClang: ltoClang)
+        let bytes = try FileIO.read(map)
+        let table = try KallsymsGenerator.generate(
+            mapBytes: bytes, file: map, options: options, warnings: { writeStderr($0) })
+        if let output {
+            try FileIO.writeAtomically(output) { try AssemblyWriter.write(table, to: $0) }
+        } else {
+            try AssemblyWriter.write(table, to: FileIO.standardOutput())
+        }
+    }
+}
