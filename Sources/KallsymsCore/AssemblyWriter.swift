@@ -65,7 +65,7 @@ public enum AssemblyWriter {
         @inline(__always)
         func comment(_ i: Int, _ bytes: UnsafePointer<UInt8>) throws {
             let s = Int(table.symbols.starts[i])
-            var len = Int(table.symbols.starts[i + 1]) - s
+            var len = Int(table.symbols.ends[i]) - s
             if let z = memchrByte(bytes + s, 0, len) { len = z }
             try out.reserve(len + 8)
             out.append("\t/* ")

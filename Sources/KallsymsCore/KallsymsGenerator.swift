@@ -8,10 +8,22 @@ public enum KallsymsGenerator {
         mapBytes: [UInt8], file: String = "<map>", options: GeneratorOptions,
         warnings: (([UInt8]) -> Void)? = nil
     ) throws -> KallsymsTable {
-        let rules = KernelRules(options: options)
-        let collected = try mapBytes.withUnsafeBufferPointer { try rules.collect(map: $0, file: file) }
-        for w in collected.warnings { warnings?(w) }
+        let collected = try collect(mapBytes: mapBytes, file: file, options: options, warnings: warnings)
         return try generate(collected: collected, options: options, file: file)
+    }
+
+    /// The first half of `generate(mapBytes:)`: reads the map. Callers with large maps use the
+    /// two halves so the map text can be freed before the tables are built.
+    public static func collect(
+        mapBytes: [UInt8], file: String = "<map>", options: GeneratorOptions,
+        warnings: (([UInt8]) -> Void)? = nil
+    ) throws -> KernelRules.Collected {
+        let rules = KernelRules(options: options)
+        var clock = PhaseClock()
+        let collected = try mapBytes.withUnsafeBufferPointer { try rules.collect(map: $0, file: file) }
+        clock.lap("parse")
+        for w in collected.warnings { warnings?(w) }
+        return collected
     }
 
     /// Generates the table from symbols already read (for example from an ELF symbol table):
@@ -25,7 +37,7 @@ public enum KallsymsGenerator {
         symbols.bytes.withUnsafeBufferPointer { b in
             for i in 0 ..< symbols.count {
                 let s = Int(symbols.starts[i])
-                let e = Int(symbols.starts[i + 1])
+                let e = Int(symbols.ends[i])
                 rules.accept(
                     address: symbols.addresses[i], type: b[s],
                     name: UnsafeBufferPointer(rebasing: b[(s + 1) ..< e]), into: &collected, warnings: &w)
@@ -35,19 +47,76 @@ public enum KallsymsGenerator {
         return try generate(collected: collected, options: options, file: nil)
     }
 
-    static func generate(
+    /// The second half: builds the table from what `collect` read.
+    public static func generate(
         collected: consuming KernelRules.Collected, options: GeneratorOptions, file: String?
     ) throws -> KallsymsTable {
         let rules = KernelRules(options: options)
+        var clock = PhaseClock()
         let sorted = try rules.arrange(collected, file: file)
+        clock.lap("arrange")
         let symbols = sorted.symbols
+        // Range errors must come before any work (the reference fails before printing offsets;
+        // we fail before printing anything).
+        try checkAddressRange(sorted, options: options, file: file)
+        // The name order depends only on the sorted symbols: compute it on another core while
+        // this one compresses.
+        let lto = options.format == .linux61 && options.ltoClang
+        let seqsBox = ResultBox<[UInt32]>()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { [symbols] in
+            seqsBox.value = nameOrder(symbols, ltoClang: lto)
+        }
+        let compressed: TokenCompressor.Result
+        do {
+            defer { group.wait() }
+            compressed = try TokenCompressor.compress(symbols)
+        }
+        let seqs = seqsBox.value!
+        clock.lap("compress + name order")
+        // Built after the compressor's arena is gone, which keeps the peak lower.
         let encoding = try addressEncoding(sorted, options: options, file: file)
-        let compressed = try TokenCompressor.compress(symbols)
-        let seqs = nameOrder(symbols, ltoClang: options.format == .linux61 && options.ltoClang)
         return KallsymsTable(
             format: options.format, symbols: symbols, names: compressed.names, markers: compressed.markers,
             tokenTable: compressed.tokenTable, tokenIndex: compressed.tokenIndex, addressEncoding: encoding,
             seqsOfNames: seqs, textAddress: sorted.text)
+    }
+
+    /// Throws the reference's "out of range in relative mode" error for the first symbol whose
+    /// offset does not fit.
+    static func checkAddressRange(_ sorted: KernelRules.Sorted, options: GeneratorOptions, file: String?) throws {
+        guard options.usesOffsets else { return }
+        for i in 0 ..< sorted.symbols.count {
+            _ = try offsetWord(sorted, i, options: options, file: file)
+        }
+    }
+
+    @inline(__always)
+    static func offsetWord(_ sorted: KernelRules.Sorted, _ i: Int, options: GeneratorOptions, file: String?) throws
+        -> UInt32
+    {
+        let addr = sorted.symbols.addresses[i]
+        let base = sorted.relativeBase
+        let absolute = sorted.absolute[i]
+        let offset: Int64
+        let overflow: Bool
+        if !options.absolutePercpu {
+            offset = Int64(bitPattern: addr &- base)
+            overflow = offset < 0 || offset > Int64(UInt32.max)
+        } else if absolute {
+            offset = Int64(bitPattern: addr)
+            overflow = offset < 0 || offset > Int64(Int32.max)
+        } else {
+            offset = Int64(bitPattern: base &- addr &- 1)
+            overflow = offset < Int64(Int32.min) || offset >= 0
+        }
+        if overflow {
+            throw KallsymsError(
+                .outOfRange,
+                "kallsyms failure: \(absolute ? "absolute" : "relative") symbol value 0x\(String(addr, radix: 16)) out of range in relative mode",
+                file: file)
+        }
+        return UInt32(truncatingIfNeeded: offset)
     }
 
     /// `kallsyms_offsets` (with its range checks) or 6.1's `kallsyms_addresses`.
@@ -62,27 +131,7 @@ public enum KallsymsGenerator {
         var words = [UInt32]()
         words.reserveCapacity(symbols.count)
         for i in 0 ..< symbols.count {
-            let addr = symbols.addresses[i]
-            let absolute = sorted.absolute[i]
-            let offset: Int64
-            let overflow: Bool
-            if !options.absolutePercpu {
-                offset = Int64(bitPattern: addr &- base)
-                overflow = offset < 0 || offset > Int64(UInt32.max)
-            } else if absolute {
-                offset = Int64(bitPattern: addr)
-                overflow = offset < 0 || offset > Int64(Int32.max)
-            } else {
-                offset = Int64(bitPattern: base &- addr &- 1)
-                overflow = offset < Int64(Int32.min) || offset >= 0
-            }
-            if overflow {
-                throw KallsymsError(
-                    .outOfRange,
-                    "kallsyms failure: \(absolute ? "absolute" : "relative") symbol value 0x\(String(addr, radix: 16)) out of range in relative mode",
-                    file: file)
-            }
-            words.append(UInt32(truncatingIfNeeded: offset))
+            words.append(try offsetWord(sorted, i, options: options, file: file))
         }
         return .offsets(words, relativeBase: base, absolutePercpu: options.absolutePercpu)
     }
@@ -91,61 +140,133 @@ public enum KallsymsGenerator {
     /// address, then table index. With 6.1's `--lto-clang` a name compares as cut at `.llvm.`.
     public static func nameOrder(_ symbols: SymbolList, ltoClang: Bool) -> [UInt32] {
         let n = symbols.count
-        // Name ranges without the type byte.
-        var nameStart = [Int](repeating: 0, count: n)
-        var nameLen = [Int](repeating: 0, count: n)
-        // The first 8 name bytes as a big-endian word, zero-padded: comparing words orders like
-        // strcmp for names without NUL, so most comparisons never touch the bytes.
-        var prefix = [UInt64](repeating: 0, count: n)
         let llvm: [UInt8] = Array(".llvm.".utf8)
-        symbols.bytes.withUnsafeBufferPointer { b in
-            for i in 0 ..< n {
-                let s = Int(symbols.starts[i]) + 1
-                var len = Int(symbols.starts[i + 1]) - s
-                if ltoClang, len >= llvm.count,
-                    let hit = llvm.withUnsafeBufferPointer({ findBytes(b.baseAddress! + s, len, $0) })
-                {
-                    len = hit
-                }
-                nameStart[i] = s
-                nameLen[i] = len
-                var w: UInt64 = 0
-                for k in 0 ..< 8 { w = (w << 8) | (k < len ? UInt64(b[s + k]) : 0) }
-                prefix[i] = w
+        @inline(__always) func nameLength(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int {
+            let s = Int(symbols.starts[i]) + 1
+            let len = Int(symbols.ends[i]) - s
+            if ltoClang, len >= llvm.count,
+                let hit = llvm.withUnsafeBufferPointer({ findBytes(b.baseAddress! + s, len, $0) })
+            {
+                return hit
             }
+            return len
         }
-        var order = (0 ..< n).map { UInt32($0) }
-        symbols.bytes.withUnsafeBufferPointer { b in
-            prefix.withUnsafeBufferPointer { pre in
-                nameStart.withUnsafeBufferPointer { st in
-                    nameLen.withUnsafeBufferPointer { ln in
-                        symbols.addresses.withUnsafeBufferPointer { addr in
-                            let base = b.baseAddress!
-                            order.sort { x, y in
-                                let i = Int(x)
-                                let j = Int(y)
-                                if pre[i] != pre[j] { return pre[i] < pre[j] }
-                                let li = ln[i]
-                                let lj = ln[j]
-                                if li > 8 || lj > 8 {
-                                    let m = min(li, lj) - 8
-                                    if m > 0 {
-                                        let c = memcmp(base + st[i] + 8, base + st[j] + 8, m)
-                                        if c != 0 { return c < 0 }
-                                    }
-                                    if li != lj { return li < lj }
-                                }
-                                if addr[i] != addr[j] { return addr[i] < addr[j] }
-                                return i < j
+        return symbols.bytes.withUnsafeBufferPointer { b -> [UInt32] in
+            let base = b.baseAddress!
+            @inline(__always) func byteAt(_ i: Int, _ k: Int, _ len: Int) -> UInt64 {
+                k < len ? UInt64(base[Int(symbols.starts[i]) + 1 + k]) : 0
+            }
+            // Bucket by the first two name bytes (a counting sort keeps memory at 4 bytes per
+            // symbol), then sort each bucket by the next 12 bytes packed into two words with the
+            // index, and finish ties with the full comparison. Zero padding orders like strcmp,
+            // because names hold no NUL.
+            var bucketStart = [Int](repeating: 0, count: 65537)
+            for i in 0 ..< n {
+                let len = nameLength(b, i)
+                bucketStart[Int(byteAt(i, 0, len) << 8 | byteAt(i, 1, len)) + 1] += 1
+            }
+            for k in 0 ..< 65536 { bucketStart[k + 1] += bucketStart[k] }
+            var order = [UInt32](repeating: 0, count: n)
+            var fill = bucketStart
+            for i in 0 ..< n {
+                let len = nameLength(b, i)
+                let k = Int(byteAt(i, 0, len) << 8 | byteAt(i, 1, len))
+                order[fill[k]] = UInt32(i)
+                fill[k] += 1
+            }
+            var keys = [NameKey]()
+            for k in 0 ..< 65536 where bucketStart[k + 1] - bucketStart[k] > 1 {
+                let lo = bucketStart[k]
+                let hi = bucketStart[k + 1]
+                keys.removeAll(keepingCapacity: true)
+                for j in lo ..< hi {
+                    let i = Int(order[j])
+                    let len = nameLength(b, i)
+                    var w0: UInt64 = 0
+                    var w1: UInt64 = 0
+                    for q in 2 ..< 10 { w0 = (w0 << 8) | byteAt(i, q, len) }
+                    for q in 10 ..< 14 { w1 = (w1 << 8) | byteAt(i, q, len) }
+                    keys.append(NameKey(w0: w0, w1: (w1 << 32) | UInt64(i)))
+                }
+                keys.sort()
+                for j in lo ..< hi { order[j] = UInt32(truncatingIfNeeded: keys[j - lo].w1) }
+                // Runs that share all 14 leading bytes.
+                var r = 0
+                while r < keys.count {
+                    var e = r + 1
+                    while e < keys.count && keys[e].w0 == keys[r].w0 && keys[e].w1 >> 32 == keys[r].w1 >> 32 {
+                        e += 1
+                    }
+                    if e - r > 1 {
+                        order[(lo + r) ..< (lo + e)].sort { x, y in
+                            let a = Int(x)
+                            let c = Int(y)
+                            let la = nameLength(b, a)
+                            let lc = nameLength(b, c)
+                            let m = min(la, lc) - 14
+                            if m > 0 {
+                                let d = memcmp(
+                                    base + Int(symbols.starts[a]) + 15, base + Int(symbols.starts[c]) + 15, m)
+                                if d != 0 { return d < 0 }
                             }
+                            if la != lc { return la < lc }
+                            let aa = symbols.addresses[a]
+                            let ac = symbols.addresses[c]
+                            if aa != ac { return aa < ac }
+                            return a < c
                         }
                     }
+                    r = e
                 }
             }
+            return order
         }
-        return order
+    }
+
+    struct NameKey: Comparable {
+        var w0: UInt64
+        /// Name bytes 10..<14 in the high half, the table index in the low half.
+        var w1: UInt64
+        @inline(__always)
+        static func < (a: NameKey, b: NameKey) -> Bool {
+            a.w0 != b.w0 ? a.w0 < b.w0 : a.w1 < b.w1
+        }
     }
 }
+
+/// A result handed from a worker to the thread that waits for it (the wait orders the accesses).
+final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+}
+
+/// Phase timings on stderr when KALLSYMS_TIMING is set (for profiling; never in normal output).
+public struct PhaseClock {
+    public init() {}
+    public static let enabled = getenv("KALLSYMS_TIMING") != nil
+    var last = PhaseClock.now()
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+    public mutating func lap(_ name: String) {
+        guard PhaseClock.enabled else { return }
+        let t = PhaseClock.now()
+        // Peak and current resident memory so far, from /proc (Linux).
+        var rss = ""
+        if let status = try? FileIO.read("/proc/self/status") {
+            let text = String(decoding: status, as: UTF8.self)
+            for l in text.split(separator: "\n") where l.hasPrefix("VmHWM") || l.hasPrefix("VmRSS") {
+                rss += " " + l.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.map(String.init)!
+            }
+        }
+        let line = Array("timing: \(name) \(Int((t - last) * 1000)) ms; peak/current KiB\(rss)\n".utf8)
+        line.withUnsafeBytes { _ = try? FileIO.writeAll(2, $0, path: "<stderr>") }
+        last = t
+    }
+}
+
+import Dispatch
 
 #if canImport(Glibc)
     import Glibc

@@ -27,7 +27,9 @@ public struct KernelRules {
     public func collect(map bytes: UnsafeBufferPointer<UInt8>, file: String) throws -> Collected {
         var c = Collected()
         // Most lines are 30-60 bytes; reserving avoids repeated growth of the big arrays.
-        c.symbols.reserveCapacity(symbols: bytes.count / 40 + 16, bytes: bytes.count / 2 + 16)
+        // Every line costs at least as many bytes in the map as in the arena, and at least five
+        // bytes in all; capacity that is never touched costs no memory, so reserve the bound.
+        c.symbols.reserveCapacity(symbols: bytes.count / 5 + 1, bytes: bytes.count + 1)
         var warnings: [[UInt8]] = []
         try MapParser.parse(bytes, format: options.format, file: file, diagnostic: { warnings.append($0) }) {
             address, type, name, _ in
@@ -73,19 +75,19 @@ public struct KernelRules {
         c.symbols.append(address: address, type: type, name: name)
     }
 
-    static let keptAbsolute = ["__kernel_syscall_via_break", "__kernel_syscall_via_epc", "__kernel_sigtramp", "__gp"]
-    static let ignored61Names = [
+    static let keptAbsolute: [StaticString] = ["__kernel_syscall_via_break", "__kernel_syscall_via_epc", "__kernel_sigtramp", "__gp"]
+    static let ignored61Names: [StaticString] = [
         "kallsyms_addresses", "kallsyms_offsets", "kallsyms_relative_base", "kallsyms_num_syms",
         "kallsyms_names", "kallsyms_markers", "kallsyms_token_table", "kallsyms_token_index",
         "kallsyms_seqs_of_names", "_SDA_BASE_", "_SDA2_BASE_",
     ]
-    static let ignored61Prefixes = [
+    static let ignored61Prefixes: [StaticString] = [
         "__efistub_", "__kvm_nvhe_$", "__kvm_nvhe_.L", "__AArch64ADRPThunk_", "__ARMV5PILongThunk_",
         "__ARMV7PILongThunk_", "__ThumbV7PILongThunk_", "__LA25Thunk_", "__microLA25Thunk_",
         "__kcfi_typeid_",
     ]
-    static let ignored61Suffixes = ["_from_arm", "_from_thumb", "_veneer"]
-    static let ignored61Substrings = [".long_branch.", ".plt_branch."]
+    static let ignored61Suffixes: [StaticString] = ["_from_arm", "_from_thumb", "_veneer"]
+    static let ignored61Substrings: [StaticString] = [".long_branch.", ".plt_branch."]
 
     func isIgnored(_ n: NameMatcher, type: UInt8) -> Bool {
         switch options.format {
@@ -140,32 +142,8 @@ public struct KernelRules {
             }
         }
         // The comparator is a total order (its last key is the input index), so any correct sort
-        // gives the kernel's result. Pack the secondary keys into one word.
-        var keys = [SortKey]()
-        keys.reserveCapacity(n)
-        symbols.bytes.withUnsafeBufferPointer { b in
-            for i in 0 ..< n {
-                let s = Int(symbols.starts[i])
-                let e = Int(symbols.starts[i + 1])
-                let t = b[s]
-                let weak: UInt64 = (t == UInt8(ascii: "w") || t == UInt8(ascii: "W")) ? 1 : 0
-                let name = UnsafeBufferPointer(rebasing: b[(s + 1) ..< e])
-                let lds: UInt64 = Self.mayBeLinkerScriptProvided(name) ? 1 : 0
-                var underscores = 0
-                while underscores < name.count && name[underscores] == 0x5F { underscores += 1 }
-                let rank = (weak << 63) | (lds << 62) | (UInt64(underscores) << 40) | UInt64(i)
-                keys.append(SortKey(address: symbols.addresses[i], rank: rank))
-            }
-        }
-        // Maps are nearly sorted already (nm -n); only equal addresses usually move.
-        keys.sort()
-        var inOrder = true
-        for (j, k) in keys.enumerated() where Int(k.rank & 0xFF_FFFF_FFFF) != j {
-            inOrder = false
-            break
-        }
-        if !inOrder {
-            let order = keys.map { UInt32(truncatingIfNeeded: $0.rank & 0xFF_FFFF_FFFF) }
+        // gives the kernel's result. Its keys after the address pack into one word.
+        if let order = addressOrder(symbols) {
             symbols = symbols.permuted(by: order)
             absolute = order.map { absolute[Int($0)] }
         }
@@ -174,6 +152,53 @@ public struct KernelRules {
             relativeBase = symbols.addresses[first]
         }
         return Sorted(symbols: symbols, absolute: absolute, relativeBase: relativeBase, text: c.text)
+    }
+
+    /// The permutation that sorts `symbols` like the kernel's `compare_symbols`, or nil when they
+    /// are in that order already.
+    func addressOrder(_ symbols: SymbolList) -> [UInt32]? {
+        let n = symbols.count
+        let addresses = symbols.addresses
+        var sortedByAddress = true
+        for i in 1 ..< max(n, 1) where addresses[i - 1] > addresses[i] {
+            sortedByAddress = false
+            break
+        }
+        return symbols.bytes.withUnsafeBufferPointer { b -> [UInt32]? in
+            func rank(_ i: Int) -> UInt64 {
+                let s = Int(symbols.starts[i])
+                let t = b[s]
+                let weak: UInt64 = (t == UInt8(ascii: "w") || t == UInt8(ascii: "W")) ? 1 : 0
+                let name = UnsafeBufferPointer(rebasing: b[(s + 1) ..< Int(symbols.ends[i])])
+                let lds: UInt64 = Self.mayBeLinkerScriptProvided(name) ? 1 : 0
+                var underscores = 0
+                while underscores < name.count && name[underscores] == 0x5F { underscores += 1 }
+                return (weak << 63) | (lds << 62) | (UInt64(underscores) << 40) | UInt64(i)
+            }
+            if !sortedByAddress {
+                var keys = (0 ..< n).map { SortKey(address: addresses[$0], rank: rank($0)) }
+                keys.sort()
+                return keys.map { UInt32(truncatingIfNeeded: $0.rank & 0xFF_FFFF_FFFF) }
+            }
+            // `nm -n` input: only runs of equal addresses can be out of order.
+            var order: [UInt32]? = nil
+            var i = 0
+            while i < n {
+                var j = i + 1
+                while j < n && addresses[j] == addresses[i] { j += 1 }
+                if j - i > 1 {
+                    var ranks = (i ..< j).map(rank)
+                    let before = ranks
+                    ranks.sort()
+                    if ranks != before {
+                        if order == nil { order = (0 ..< n).map { UInt32($0) } }
+                        for k in i ..< j { order![k] = UInt32(truncatingIfNeeded: ranks[k - i] & 0xFF_FFFF_FFFF) }
+                    }
+                }
+                i = j
+            }
+            return order
+        }
     }
 
     struct SortKey: Comparable {
@@ -187,15 +212,15 @@ public struct KernelRules {
     /// `symbol_valid` without `--all-symbols`: keep the text ranges (and, in 6.12, the
     /// `__start_`/`__stop_` section markers).
     func shrink(_ symbols: SymbolList, _ c: Collected) -> SymbolList {
-        var out = SymbolList()
-        out.reserveCapacity(symbols: symbols.count, bytes: symbols.bytes.count)
+        var kept: [UInt32] = []
+        kept.reserveCapacity(symbols.count)
         for i in 0 ..< symbols.count {
             let name = symbols.name(i)
             let a = symbols.addresses[i]
             if options.format == .linux612
                 && (name.starts(with: "__start_".utf8) || name.starts(with: "__stop_".utf8))
             {
-                out.append(address: a, typeAndName: symbols.typeAndName(i))
+                kept.append(UInt32(i))
                 continue
             }
             let inText = (a >= c.stext && a <= c.etext) || (a >= c.sinittext && a <= c.einittext)
@@ -203,9 +228,9 @@ public struct KernelRules {
             // Symbols at a range end can move between passes when the tables are added.
             if a == c.etext && !name.elementsEqual("_etext".utf8) { continue }
             if a == c.einittext && !name.elementsEqual("_einittext".utf8) { continue }
-            out.append(address: a, typeAndName: symbols.typeAndName(i))
+            kept.append(UInt32(i))
         }
-        return out
+        return symbols.permuted(by: kept)
     }
 
     /// Names like `__start_foo`, `__foo_end`: the sort puts them after other aliases.
@@ -227,27 +252,18 @@ struct NameMatcher {
     init(_ name: UnsafeBufferPointer<UInt8>) { self.name = name }
     var count: Int { name.count }
 
-    func equals(_ s: String) -> Bool {
-        var s = s
-        return s.withUTF8 { p in p.count == name.count && (p.count == 0 || memcmp(p.baseAddress!, name.baseAddress!, p.count) == 0) }
+    @inline(__always)
+    private func same(_ s: StaticString, at offset: Int) -> Bool {
+        let n = s.utf8CodeUnitCount
+        return offset >= 0 && offset + n <= name.count
+            && (n == 0 || memcmp(s.utf8Start, name.baseAddress! + offset, n) == 0)
     }
-    func hasPrefix(_ s: String) -> Bool {
-        var s = s
-        return s.withUTF8 { p in p.count <= name.count && (p.count == 0 || memcmp(p.baseAddress!, name.baseAddress!, p.count) == 0) }
-    }
-    func hasSuffix(_ s: String) -> Bool {
-        var s = s
-        return s.withUTF8 { p in
-            p.count <= name.count
-                && (p.count == 0 || memcmp(p.baseAddress!, name.baseAddress! + name.count - p.count, p.count) == 0)
-        }
-    }
-    func contains(_ s: String) -> Bool {
-        var s = s
-        return s.withUTF8 { p in
-            guard p.count <= name.count, p.count > 0 else { return p.count == 0 }
-            return findBytes(name.baseAddress!, name.count, p) != nil
-        }
+    func equals(_ s: StaticString) -> Bool { s.utf8CodeUnitCount == name.count && same(s, at: 0) }
+    func hasPrefix(_ s: StaticString) -> Bool { same(s, at: 0) }
+    func hasSuffix(_ s: StaticString) -> Bool { same(s, at: name.count - s.utf8CodeUnitCount) }
+    func contains(_ s: StaticString) -> Bool {
+        guard name.count > 0 else { return s.utf8CodeUnitCount == 0 }
+        return findBytes(name.baseAddress!, name.count, UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)) != nil
     }
 }
 

@@ -3,12 +3,14 @@
 ///
 /// Each entry is `(address, type, name)`. The type byte and the name are stored together as the
 /// kernel's working string `type || name`, because that is the string the token compression and
-/// the table comments use.
-public struct SymbolList: Sendable, Equatable {
-    /// `type || name` of every symbol, back to back.
+/// the table comments use. Entries refer to ranges of the arena, so reordering a list (the
+/// address sort) moves 16 bytes per symbol and shares the arena instead of copying it.
+public struct SymbolList: Sendable {
+    /// The arena: every symbol's `type || name` lies somewhere in it.
     public private(set) var bytes: [UInt8] = []
-    /// `starts[i] ..< starts[i + 1]` is symbol i's `type || name` in `bytes`; `count + 1` entries.
-    public private(set) var starts: [UInt32] = [0]
+    /// `starts[i] ..< ends[i]` is symbol i's `type || name` in `bytes`.
+    public private(set) var starts: [UInt32] = []
+    public private(set) var ends: [UInt32] = []
     public private(set) var addresses: [UInt64] = []
 
     public init() {}
@@ -18,62 +20,86 @@ public struct SymbolList: Sendable, Equatable {
 
     public mutating func reserveCapacity(symbols: Int, bytes byteCount: Int) {
         addresses.reserveCapacity(symbols)
-        starts.reserveCapacity(symbols + 1)
+        starts.reserveCapacity(symbols)
+        ends.reserveCapacity(symbols)
         bytes.reserveCapacity(byteCount)
     }
 
-    public mutating func append(address: UInt64, type: UInt8, name: UnsafeBufferPointer<UInt8>) {
+    @inline(__always)
+    mutating func appendEntry(_ address: UInt64, _ start: Int) {
         addresses.append(address)
+        starts.append(UInt32(truncatingIfNeeded: start))
+        ends.append(UInt32(truncatingIfNeeded: bytes.count))
+    }
+
+    public mutating func append(address: UInt64, type: UInt8, name: UnsafeBufferPointer<UInt8>) {
+        let start = bytes.count
         bytes.append(type)
         bytes.append(contentsOf: name)
-        starts.append(UInt32(truncatingIfNeeded: bytes.count))
+        appendEntry(address, start)
     }
 
     public mutating func append<C: Collection>(address: UInt64, type: UInt8, name: C)
     where C.Element == UInt8 {
-        addresses.append(address)
+        let start = bytes.count
         bytes.append(type)
         bytes.append(contentsOf: name)
-        starts.append(UInt32(truncatingIfNeeded: bytes.count))
+        appendEntry(address, start)
     }
 
     /// Appends a symbol from its working string `type || name` (at least one byte).
     public mutating func append(address: UInt64, typeAndName: ArraySlice<UInt8>) {
         precondition(!typeAndName.isEmpty)
-        addresses.append(address)
+        let start = bytes.count
         bytes.append(contentsOf: typeAndName)
-        starts.append(UInt32(truncatingIfNeeded: bytes.count))
+        appendEntry(address, start)
     }
+
+    /// The arena range of symbol i's `type || name`.
+    @inline(__always)
+    public func range(_ i: Int) -> Range<Int> { Int(starts[i]) ..< Int(ends[i]) }
 
     public func type(_ i: Int) -> UInt8 { bytes[Int(starts[i])] }
 
     /// The name without its type byte.
-    public func name(_ i: Int) -> ArraySlice<UInt8> {
-        bytes[Int(starts[i]) + 1 ..< Int(starts[i + 1])]
-    }
+    public func name(_ i: Int) -> ArraySlice<UInt8> { bytes[Int(starts[i]) + 1 ..< Int(ends[i])] }
 
     public func nameString(_ i: Int) -> String { String(decoding: name(i), as: UTF8.self) }
 
     /// `type || name`, the string the kernel compresses.
-    public func typeAndName(_ i: Int) -> ArraySlice<UInt8> {
-        bytes[Int(starts[i]) ..< Int(starts[i + 1])]
-    }
+    public func typeAndName(_ i: Int) -> ArraySlice<UInt8> { bytes[range(i)] }
 
-    public func nameLength(_ i: Int) -> Int { Int(starts[i + 1] - starts[i]) - 1 }
+    public func nameLength(_ i: Int) -> Int { Int(ends[i] - starts[i]) - 1 }
 
     /// Overwrites symbol i's type byte (the kernel does this for absolute per-cpu symbols).
     public mutating func setType(_ i: Int, _ type: UInt8) { bytes[Int(starts[i])] = type }
 
-    /// The symbols at `order`, in that order.
+    /// The symbols at `order`, in that order, sharing this list's arena.
     public func permuted<S: Sequence>(by order: S) -> SymbolList where S.Element: BinaryInteger {
         var out = SymbolList()
-        out.reserveCapacity(symbols: count, bytes: bytes.count)
+        out.bytes = bytes
+        out.addresses.reserveCapacity(count)
+        out.starts.reserveCapacity(count)
+        out.ends.reserveCapacity(count)
         for j in order {
             let i = Int(j)
             out.addresses.append(addresses[i])
-            out.bytes.append(contentsOf: bytes[Int(starts[i]) ..< Int(starts[i + 1])])
-            out.starts.append(UInt32(truncatingIfNeeded: out.bytes.count))
+            out.starts.append(starts[i])
+            out.ends.append(ends[i])
         }
         return out
+    }
+
+    /// Symbols `range`, sharing the arena.
+    public func slice(_ range: Range<Int>) -> SymbolList { permuted(by: range) }
+}
+
+extension SymbolList: Equatable {
+    /// Two lists are equal when they hold the same entries in the same order, however their
+    /// arenas are laid out.
+    public static func == (a: SymbolList, b: SymbolList) -> Bool {
+        guard a.count == b.count, a.addresses == b.addresses else { return false }
+        for i in 0 ..< a.count where a.typeAndName(i) != b.typeAndName(i) { return false }
+        return true
     }
 }

@@ -21,44 +21,97 @@ public enum TokenCompressor {
     /// Compresses the working strings `type || name` of `symbols` (in table order).
     public static func compress(_ symbols: SymbolList) throws -> Result {
         let n = symbols.count
-        let total = symbols.bytes.count
-        // Padding lets the vector loads run past the last byte without a bounds test.
-        let arena = UnsafeMutablePointer<UInt8>.allocate(capacity: total + 64)
-        defer { arena.deallocate() }
-        arena.initialize(repeating: 0, count: total + 64)
-        symbols.bytes.withUnsafeBufferPointer { src in
-            if total > 0 { arena.update(from: src.baseAddress!, count: total) }
-        }
-        let starts = UnsafeMutablePointer<Int>.allocate(capacity: n + 1)
-        defer { starts.deallocate() }
-        for i in 0 ... n { starts[i] = Int(symbols.starts[i]) }
-        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 65536)
-        defer { counts.deallocate() }
-        counts.initialize(repeating: 0, count: 65536)
-
-        var used = [Bool](repeating: false, count: 256)
-        for i in 0 ..< total { used[Int(arena[i])] = true }
-        for s in 0 ..< n {
-            learn(arena, starts[s], starts[s + 1], counts, 1)
-        }
-
-        // slotPair[slot]: the two bytes a token slot stands for; real characters stand for
-        // themselves, and unfilled slots are empty.
+        var total = 0
+        for i in 0 ..< n { total += Int(symbols.ends[i] - symbols.starts[i]) }
+        // The arena is the storage of the `kallsyms_names` array being built, so the compressed
+        // strings become the table without a second copy. Symbol i lives in the slot
+        // `slots[i] ..< slots[i + 1]`; its first `lens[i]` bytes are live, and two free bytes
+        // before it leave room for its length prefix. Padding lets the vector loads run past the
+        // last byte without a bounds test.
+        let capacity = total + 2 * n + 2 + 64
         var slotPair = [(UInt8, UInt8)?](repeating: nil, count: 256)
-        var end = total
-        for slot in stride(from: 255, through: 0, by: -1) where !used[slot] {
-            var best = 0
-            var bestCount = counts[0]
-            for p in 1 ..< 65536 where counts[p] > bestCount {
-                best = p
-                bestCount = counts[p]
+        var used = [Bool](repeating: false, count: 256)
+        var markers: [UInt32] = []
+        markers.reserveCapacity((n + 255) / 256)
+        var failure: KallsymsError?
+        let names = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+            let arena = buffer.baseAddress!
+            arena.initialize(repeating: 0, count: capacity)
+            var work = Work(
+                arena: arena, slots: .allocate(capacity: n + 1), lens: .allocate(capacity: max(n, 1)), n: n,
+                counts: .allocate(capacity: 65536))
+            defer {
+                work.slots.deallocate()
+                work.lens.deallocate()
+                work.counts.deallocate()
             }
-            if bestCount <= 0 { break }
-            let a = UInt8(truncatingIfNeeded: best)
-            let b = UInt8(truncatingIfNeeded: best >> 8)
-            slotPair[slot] = (a, b)
-            end = replace(a, b, with: UInt8(slot), arena: arena, end: end, starts: starts, n: n, counts: counts)
+            symbols.bytes.withUnsafeBufferPointer { src in
+                var o = 2
+                for i in 0 ..< n {
+                    let r = symbols.range(i)
+                    work.slots[i] = Int32(o)
+                    work.lens[i] = Int32(r.count)
+                    (arena + o).update(from: src.baseAddress! + r.lowerBound, count: r.count)
+                    o += r.count + 2
+                }
+                work.slots[n] = Int32(o)
+                work.end = o
+            }
+            let counts = work.counts
+            counts.initialize(repeating: 0, count: 65536)
+            for s in 0 ..< n {
+                let from = Int(work.slots[s])
+                let len = Int(work.lens[s])
+                for k in 0 ..< len { used[Int(arena[from + k])] = true }
+                learn(arena, from, from + len, counts, 1)
+            }
+            for slot in stride(from: 255, through: 0, by: -1) where !used[slot] {
+                var best = 0
+                var bestCount = counts[0]
+                for p in 1 ..< 65536 where counts[p] > bestCount {
+                    best = p
+                    bestCount = counts[p]
+                }
+                if bestCount <= 0 { break }
+                let a = UInt8(truncatingIfNeeded: best)
+                let b = UInt8(truncatingIfNeeded: best >> 8)
+                slotPair[slot] = (a, b)
+                work.replace(a, b, with: UInt8(slot))
+                // Rewritten symbols leave dead bytes at the ends of their slots; squeeze them out
+                // once they are an eighth of the arena, so scans stay short without moving data
+                // every step.
+                if work.dead * 8 > work.end { work.compact() }
+            }
+            // Lay the strings out as `kallsyms_names`: each length prefix goes into the room
+            // before its string, which only ever moves down.
+            var out = 0
+            for s in 0 ..< n {
+                if s & 0xFF == 0 { markers.append(UInt32(truncatingIfNeeded: out)) }
+                let len = Int(work.lens[s])
+                if len == 0 {
+                    failure = KallsymsError(.malformed, "kallsyms failure: unexpected zero symbol length")
+                    break
+                }
+                if len > 0x3FFF {
+                    failure = KallsymsError(.malformed, "kallsyms failure: unexpected huge symbol length")
+                    break
+                }
+                let from = Int(work.slots[s])
+                if len <= 0x7F {
+                    arena[out] = UInt8(len)
+                    out += 1
+                } else {
+                    arena[out] = UInt8(len & 0x7F) | 0x80
+                    arena[out + 1] = UInt8((len >> 7) & 0x7F)
+                    out += 2
+                }
+                if from != out { memmove(arena + out, arena + from, len) }
+                out += len
+            }
+            count = out
+            releasePages(arena + out, capacity - out)
         }
+        if let failure { throw failure }
 
         // Token table: each slot's full expansion, and its offset.
         var expansion = [[UInt8]](repeating: [], count: 256)
@@ -84,29 +137,16 @@ public enum TokenCompressor {
             tokenTable += expand(c)
             tokenTable.append(0)
         }
-
-        var names: [UInt8] = []
-        names.reserveCapacity(end + n)
-        var markers: [UInt32] = []
-        markers.reserveCapacity((n + 255) / 256)
-        for s in 0 ..< n {
-            if s & 0xFF == 0 { markers.append(UInt32(truncatingIfNeeded: names.count)) }
-            let len = starts[s + 1] - starts[s]
-            if len == 0 {
-                throw KallsymsError(.malformed, "kallsyms failure: unexpected zero symbol length")
-            }
-            if len > 0x3FFF {
-                throw KallsymsError(.malformed, "kallsyms failure: unexpected huge symbol length")
-            }
-            if len <= 0x7F {
-                names.append(UInt8(len))
-            } else {
-                names.append(UInt8(len & 0x7F) | 0x80)
-                names.append(UInt8((len >> 7) & 0x7F))
-            }
-            names.append(contentsOf: UnsafeBufferPointer(start: arena + starts[s], count: len))
-        }
         return Result(names: names, markers: markers, tokenTable: tokenTable, tokenIndex: tokenIndex)
+    }
+
+    /// Gives the whole pages inside `p ..< p + count` back to the system (they read as zero
+    /// afterwards): the arena's tail is dead once the names are laid out.
+    static func releasePages(_ p: UnsafeMutablePointer<UInt8>, _ count: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let from = (Int(bitPattern: p) + page - 1) & ~(page - 1)
+        let to = (Int(bitPattern: p) + count) & ~(page - 1)
+        if to > from { madvise(UnsafeMutableRawPointer(bitPattern: from), to - from, MADV_DONTNEED) }
     }
 
     @inline(__always)
@@ -121,69 +161,128 @@ public enum TokenCompressor {
         }
     }
 
-    /// Replaces every occurrence of the pair `(a, b)` with `t` in the symbols that contain it,
-    /// compacting the arena as it goes. Returns the new end of the arena.
-    static func replace(
-        _ a: UInt8, _ b: UInt8, with t: UInt8, arena: UnsafeMutablePointer<UInt8>, end: Int,
-        starts: UnsafeMutablePointer<Int>, n: Int, counts: UnsafeMutablePointer<Int>
-    ) -> Int {
-        // Invariant: starts[j] is already in compacted coordinates for j < s, in the old ones for
-        // j >= s; everything in [copyFrom, ...) still has to move left by `shift`.
-        var s = 0
-        var shift = 0
-        var copyFrom = 0
-        var p = 0
-        let limit = end - 1
-        while p < limit {
-            let hit = findPair(arena, a, b, from: p, limit: limit)
-            if hit >= limit { break }
-            // The symbol holding `hit`: the last j >= s with starts[j] <= hit.
-            var lo = s
-            var hi = n  // starts[n] == end > hit
-            while hi - lo > 1 {
-                let mid = (lo + hi) >> 1
-                if starts[mid] <= hit { lo = mid } else { hi = mid }
+    /// The compressor's working state: the arena of working strings, their slots and live
+    /// lengths, and the pair counts.
+    struct Work {
+        let arena: UnsafeMutablePointer<UInt8>
+        let slots: UnsafeMutablePointer<Int32>
+        let lens: UnsafeMutablePointer<Int32>
+        let n: Int
+        let counts: UnsafeMutablePointer<Int>
+        /// End of the last slot.
+        var end = 0
+        /// Bytes in slots past their symbols' live ends.
+        var dead = 0
+
+        /// Moves every symbol down so that slots are tight again (each keeping its two bytes of
+        /// room in front).
+        mutating func compact() {
+            guard dead > 0 else { return }
+            var o = 2
+            for i in 0 ..< n {
+                let from = Int(slots[i])
+                let len = Int(lens[i])
+                if from != o { memmove(arena + o, arena + from, len) }
+                slots[i] = Int32(o)
+                o += len + 2
             }
-            let sym = lo
-            let symEnd = starts[sym + 1]
-            if hit + 1 >= symEnd {
-                // The pair spans two symbols.
-                p = hit + 1
-                continue
-            }
-            if shift != 0 {
-                for j in s ..< sym { starts[j] -= shift }
-                let symStart = starts[sym]
-                memmove(arena + copyFrom - shift, arena + copyFrom, symStart - copyFrom)
-            }
-            s = sym
-            let readStart = starts[sym]
-            let writeStart = readStart - shift
-            learn(arena, readStart, symEnd, counts, -1)
-            var i = readStart
-            var o = writeStart
-            while i < symEnd {
-                if arena[i] == a && i + 1 < symEnd && arena[i + 1] == b {
-                    arena[o] = t
-                    i += 2
-                } else {
-                    arena[o] = arena[i]
-                    i += 1
+            slots[n] = Int32(o)
+            end = o
+            dead = 0
+        }
+
+        /// Replaces every occurrence of the pair `(a, b)` with `t` in the symbols that contain it,
+        /// in place within each symbol's slot.
+        ///
+        /// Counts change only for pairs touching an occurrence: `t` is a byte no string held
+        /// before, so every pair without `t` in a rewritten string was already a pair of the old
+        /// one. Removing the old pairs around each occurrence and adding the new pairs with `t`
+        /// gives the same counts as the reference's forget-and-relearn of the whole symbol.
+        mutating func replace(_ a: UInt8, _ b: UInt8, with t: UInt8) {
+            @inline(__always) func pair(_ x: UInt8, _ y: UInt8) -> Int { Int(x) | (Int(y) << 8) }
+            let ab = pair(a, b)
+            var s = 0  // no symbol before s holds a hit still to find
+            guard n > 0 else { return }
+            var p = Int(slots[0])  // skip the room before the first symbol
+            let limit = end - 1
+            while p < limit {
+                let hit = findPair(arena, a, b, from: p, limit: limit)
+                if hit >= limit { break }
+                // The slot holding `hit`: the last j >= s with slots[j] <= hit. Hits are dense, so
+                // gallop forward from s before bisecting.
+                var lo = s
+                var step = 1
+                var hi = s + 1
+                while hi < n && Int(slots[hi]) <= hit {
+                    lo = hi
+                    step <<= 1
+                    hi = lo + step
                 }
-                o += 1
+                if hi > n { hi = n }
+                while hi - lo > 1 {
+                    let mid = (lo + hi) >> 1
+                    if Int(slots[mid]) <= hit { lo = mid } else { hi = mid }
+                }
+                let sym = lo
+                let start = Int(slots[sym])
+                let symEnd = start + Int(lens[sym])
+                s = sym + 1
+                p = Int(slots[sym + 1])
+                // A pair that reaches past the live bytes (into dead ones or the next slot).
+                if hit + 1 >= symEnd { continue }
+                var i = start  // next old byte to copy
+                var o = start  // next write position
+                var q = hit  // current occurrence
+                var previousEnd = -1  // index of the second byte of the previous occurrence
+                while true {
+                    if o != i { copyDown(arena, from: i, to: o, count: q - i) }
+                    o &+= q &- i
+                    // Old pairs around the occurrence; the one before it was already removed when
+                    // the previous occurrence ends right there.
+                    if q > start && q - 1 != previousEnd {
+                        counts[pair(arena[o - 1], a)] &-= 1
+                    }
+                    counts[ab] &-= 1
+                    let hasNext = q + 2 < symEnd
+                    let nextByte = hasNext ? arena[q + 2] : 0
+                    if hasNext { counts[pair(b, nextByte)] &-= 1 }
+                    // New pair ending at t.
+                    if o > start { counts[pair(arena[o - 1], t)] &+= 1 }
+                    arena[o] = t
+                    o += 1
+                    previousEnd = q + 1
+                    i = q + 2
+                    var next = i
+                    while next + 1 < symEnd && !(arena[next] == a && arena[next + 1] == b) { next += 1 }
+                    let found = next + 1 < symEnd
+                    // New pair starting at t, unless the next byte starts another occurrence (that
+                    // one adds (t, t) as the pair ending at its t).
+                    if hasNext && !(found && next == i) { counts[pair(t, nextByte)] &+= 1 }
+                    if !found {
+                        copyDown(arena, from: i, to: o, count: symEnd - i)
+                        o &+= symEnd &- i
+                        break
+                    }
+                    q = next
+                }
+                dead += symEnd - o
+                lens[sym] = Int32(o - start)
             }
-            learn(arena, writeStart, o, counts, 1)
-            starts[sym] = writeStart
-            shift = symEnd - o
-            copyFrom = symEnd
-            s = sym + 1
-            p = symEnd
         }
-        if shift != 0 {
-            for j in s ... n { starts[j] -= shift }
-            memmove(arena + copyFrom - shift, arena + copyFrom, end - copyFrom)
+    }
+
+    /// Moves `count` bytes from `from` down to `to` (`to <= from`).
+    @inline(__always)
+    static func copyDown(_ arena: UnsafeMutablePointer<UInt8>, from: Int, to: Int, count: Int) {
+        if count > 16 {
+            memmove(arena + to, arena + from, count)
+            return
         }
-        return end - shift
+        var k = 0
+        while k < count {
+            arena[to &+ k] = arena[from &+ k]
+            k &+= 1
+        }
     }
 
     /// The first `p` in `from ..< limit` with `arena[p] == a && arena[p + 1] == b`, or `limit`.
@@ -198,11 +297,15 @@ public enum TokenCompressor {
         while p + 32 <= limit {
             let x = raw.loadUnaligned(fromByteOffset: p, as: SIMD32<UInt8>.self)
             let y = raw.loadUnaligned(fromByteOffset: p + 1, as: SIMD32<UInt8>.self)
-            let m = (x .== va) .& (y .== vb)
-            if any(m) {
-                for k in 0 ..< 32 where m[k] { return p + k }
+            // A lane of the mask is all ones where both bytes match; read it as four words so the
+            // test and the lane search are plain integer operations.
+            let m = unsafeBitCast((x .== va) .& (y .== vb), to: SIMD4<UInt64>.self)
+            if (m[0] | m[1] | m[2] | m[3]) != 0 {
+                for w in 0 ..< 4 where m[w] != 0 {
+                    return p &+ w &* 8 &+ m[w].trailingZeroBitCount >> 3
+                }
             }
-            p += 32
+            p &+= 32
         }
         while p < limit {
             if arena[p] == a && arena[p + 1] == b { return p }

@@ -17,6 +17,9 @@ struct KallsymsCommand: ParsableCommand {
         subcommands: [Gen.self])
 
     static func main() {
+        // Large buffers come and go phase by phase; a fixed mmap threshold returns each one to the
+        // system when freed, instead of glibc raising the threshold and keeping them in the heap.
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 256 * 1024)
         let args = Gen.expandingKernelOptionPrefixes(Array(CommandLine.arguments.dropFirst()))
         do {
             var command = try parseAsRoot(args)
@@ -39,6 +42,10 @@ struct KallsymsCommand: ParsableCommand {
         Glibc.exit(code)
     }
 }
+
+/// glibc's `mallopt` (malloc.h is not part of the Glibc module).
+@_silgen_name("mallopt")
+func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 
 func printError(_ message: String) {
     var m = message
