@@ -20,9 +20,10 @@ public enum KallsymsGenerator {
     ) throws -> KernelRules.Collected {
         let rules = KernelRules(options: options)
         var clock = PhaseClock()
-        let collected = try mapBytes.withUnsafeBufferPointer { try rules.collect(map: $0, file: file) }
+        let collected = try mapBytes.withUnsafeBufferPointer {
+            try rules.collect(map: $0, file: file, warning: { warnings?($0) })
+        }
         clock.lap("parse")
-        for w in collected.warnings { warnings?(w) }
         return collected
     }
 
@@ -33,17 +34,16 @@ public enum KallsymsGenerator {
     ) throws -> KallsymsTable {
         let rules = KernelRules(options: options)
         var collected = KernelRules.Collected()
-        var w: [[UInt8]] = []
+        let warning: ([UInt8]) -> Void = { warnings?($0) }
         symbols.bytes.withUnsafeBufferPointer { b in
             for i in 0 ..< symbols.count {
                 let s = Int(symbols.starts[i])
                 let e = Int(symbols.ends[i])
                 rules.accept(
                     address: symbols.addresses[i], type: b[s],
-                    name: UnsafeBufferPointer(rebasing: b[(s + 1) ..< e]), into: &collected, warnings: &w)
+                    name: UnsafeBufferPointer(rebasing: b[(s + 1) ..< e]), into: &collected, warning: warning)
             }
         }
-        for m in w { warnings?(m) }
         return try generate(collected: collected, options: options, file: nil)
     }
 

@@ -19,30 +19,29 @@ public struct KernelRules {
         public var einittext: UInt64 = 0
         public var percpuStart: UInt64 = .max
         public var percpuEnd: UInt64 = 0
-        /// Messages the reference prints to stderr without failing.
-        public var warnings: [[UInt8]] = []
     }
 
-    /// Reads a whole map.
-    public func collect(map bytes: UnsafeBufferPointer<UInt8>, file: String) throws -> Collected {
+    /// Reads a whole map. `warning` receives, as they occur, the messages the reference prints to
+    /// stderr without failing (so they precede a later fatal error, as the reference's do).
+    public func collect(
+        map bytes: UnsafeBufferPointer<UInt8>, file: String, warning: ([UInt8]) -> Void = { _ in }
+    ) throws -> Collected {
         var c = Collected()
         // Most lines are 30-60 bytes; reserving avoids repeated growth of the big arrays.
         // Every line costs at least as many bytes in the map as in the arena, and at least five
         // bytes in all; capacity that is never touched costs no memory, so reserve the bound.
         c.symbols.reserveCapacity(symbols: bytes.count / 5 + 1, bytes: bytes.count + 1)
-        var warnings: [[UInt8]] = []
-        try MapParser.parse(bytes, format: options.format, file: file, diagnostic: { warnings.append($0) }) {
+        try MapParser.parse(bytes, format: options.format, file: file, diagnostic: warning) {
             address, type, name, _ in
-            accept(address: address, type: type, name: name, into: &c, warnings: &warnings)
+            accept(address: address, type: type, name: name, into: &c, warning: warning)
         }
-        c.warnings = warnings
         return c
     }
 
     @inline(__always)
     func accept(
         address: UInt64, type: UInt8, name: UnsafeBufferPointer<UInt8>, into c: inout Collected,
-        warnings: inout [[UInt8]]
+        warning: ([UInt8]) -> Void
     ) {
         if name.count >= Self.ksymNameLen {
             var m = Array("Symbol ".utf8)
@@ -50,7 +49,7 @@ public struct KernelRules {
             m += Array(
                 " too long for kallsyms (\(name.count) >= \(Self.ksymNameLen)).\nPlease increase KSYM_NAME_LEN both in kernel and kallsyms.c\n"
                     .utf8)
-            warnings.append(m)
+            warning(m)
             return
         }
         let n = NameMatcher(name)

@@ -1,0 +1,111 @@
+import Foundation
+import KallsymsCore
+
+/// Where the tests find the kernel's reference tools and Debian's real data. Everything lives in
+/// a cache outside the repository and is built or fetched on first use by the repository's
+/// scripts; if that fails the error carries the script's output, so a test fails loudly instead
+/// of passing without its oracle.
+public enum ReferenceTool {
+    /// The kernel's `scripts/kallsyms` for `format`, built by scripts/fetch-reference.sh.
+    public static func path(_ format: KallsymsFormat) throws -> String {
+        let v = format == .linux612 ? "6.12" : "6.1"
+        let path = "\(Cache.directory)/bin/kallsyms-\(v)"
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+        try Cache.runScript("fetch-reference.sh", [v])
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw SupportError("scripts/fetch-reference.sh ran but \(path) is missing")
+        }
+        return path
+    }
+}
+
+public enum DebianData {
+    /// The System.map of Debian's 6.12 amd64 kernel (from the -dbg package).
+    public static func systemMap612() throws -> String {
+        let path = "\(Cache.directory)/data/System.map-6.12"
+        if FileManager.default.fileExists(atPath: path) { return path }
+        try Cache.runScript("fetch-debian-data.sh", [])
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw SupportError("scripts/fetch-debian-data.sh ran but \(path) is missing")
+        }
+        return path
+    }
+
+    /// The spec's synthetic k-times map built from the Debian map.
+    public static func synthetic(_ k: Int) throws -> String {
+        let path = "\(Cache.directory)/data/synth-\(k)x.map"
+        if FileManager.default.fileExists(atPath: path) { return path }
+        let source = try systemMap612()
+        try Cache.runScript("make-synthetic-map", [source, String(k), path], shell: false)
+        return path
+    }
+}
+
+public struct SupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+enum Cache {
+    static var directory: String {
+        let env = ProcessInfo.processInfo.environment
+        if let c = env["KALLSYMS_CACHE"], !c.isEmpty { return c }
+        return (env["HOME"] ?? NSHomeDirectory()) + "/.cache/swift-kallsyms"
+    }
+
+    /// The repository root, found from this source file's location.
+    static var repositoryRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+    }
+
+    /// Runs one of the repository's scripts; throws with its output if it fails.
+    static func runScript(_ name: String, _ args: [String], shell: Bool = true) throws {
+        let script = "\(repositoryRoot)/scripts/\(name)"
+        let r = shell ? try runProcess("/bin/bash", [script] + args) : try runProcess(script, args)
+        guard r.status == 0 else {
+            throw SupportError(
+                "\(name) \(args.joined(separator: " ")) failed with status \(r.status):\n"
+                    + String(decoding: r.stdout + r.stderr, as: UTF8.self))
+        }
+    }
+}
+
+/// Runs a program to completion and returns its status and both outputs. Both pipes are read
+/// while it runs, so outputs of any size (a 40 MB table) cannot deadlock it.
+public func runProcess(_ path: String, _ args: [String], stdin: [UInt8]? = nil) throws -> (
+    status: Int32, stdout: [UInt8], stderr: [UInt8]
+) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    let out = Pipe()
+    let err = Pipe()
+    let input = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = stdin == nil ? FileHandle.nullDevice : input
+    try p.run()
+    let group = DispatchGroup()
+    let box = OutputBox()
+    DispatchQueue.global().async(group: group) { box.stdout = out.fileHandleForReading.readDataToEndOfFile() }
+    DispatchQueue.global().async(group: group) { box.stderr = err.fileHandleForReading.readDataToEndOfFile() }
+    if let stdin {
+        input.fileHandleForWriting.write(Data(stdin))
+        try? input.fileHandleForWriting.close()
+    }
+    group.wait()
+    p.waitUntilExit()
+    return (p.terminationStatus, [UInt8](box.stdout), [UInt8](box.stderr))
+}
+
+private final class OutputBox: @unchecked Sendable {
+    var stdout = Data()
+    var stderr = Data()
+}
+
+public func makeTemporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "kallsyms-test-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
