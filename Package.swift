@@ -26,6 +26,6 @@ let package = Package(
         .target(name: "KallsymsTestSupport", dependencies: ["KallsymsCore"]),
         .testTarget(name: "KallsymsCoreTests", dependencies: ["KallsymsCore", "KallsymsTestSupport"]),
         .testTarget(name: "ELFKitTests", dependencies: ["ELFKit", "KallsymsCore", "KallsymsTestSupport"]),
-        .testTarget(name: "KallsymsCLITests", dependencies: ["KallsymsCore", "KallsymsTestSupport"]),
+        .testTarget(name: "KallsymsCLITests", dependencies: ["kallsyms", "KallsymsCore", "KallsymsTestSupport"]),
     ]
 )

@@ -1,0 +1,126 @@
+import Foundation
+import KallsymsCore
+import KallsymsTestSupport
+import Testing
+
+/// The `kallsyms` executable as a user (or a kernel build) runs it.
+@Suite struct CLITests {
+    /// The built executable, beside the test bundle.
+    static var kallsyms: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("kallsyms").path
+    }
+
+    static let sample = """
+        0000000000000000 D __per_cpu_start
+        0000000000000040 D pcpu_thing
+        0000000000001000 D __per_cpu_end
+        ffffffff81000000 T _stext
+        ffffffff81000000 T _text
+        ffffffff81000010 T start_kernel
+        ffffffff81000020 t helper
+        ffffffff81000030 W weak_alias
+        ffffffff81000100 T _etext
+        ffffffff82000000 D some_data
+
+        """
+
+    func withMap(_ text: String = sample, _ body: (String, String) throws -> Void) throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/System.map"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        try body(dir, path)
+    }
+
+    @Test func genWritesTheSameBytesAsTheLibraryAndTheReference() throws {
+        try withMap { dir, map in
+            let r = try runProcess(Self.kallsyms, ["gen", "--all-symbols", "--absolute-percpu", map])
+            #expect(r.status == 0)
+            let table = try KallsymsGenerator.generate(
+                mapBytes: Array(Self.sample.utf8), options: GeneratorOptions(allSymbols: true, absolutePercpu: true))
+            #expect(r.stdout == AssemblyWriter.write(table))
+            let ref = try runProcess(ReferenceTool.path(.linux612), ["--all-symbols", "--absolute-percpu", map])
+            #expect(ref.status == 0)
+            #expect(r.stdout == ref.stdout)
+        }
+    }
+
+    @Test func uniquePrefixesOfKernelOptionsWork() throws {
+        try withMap { _, map in
+            let full = try runProcess(Self.kallsyms, ["gen", "--all-symbols", "--absolute-percpu", map])
+            let short = try runProcess(Self.kallsyms, ["gen", "--all", map, "--abs"])
+            #expect(short.status == 0)
+            #expect(short.stdout == full.stdout)
+        }
+    }
+
+    @Test func flagsOfTheOtherFormatAreRejected() throws {
+        try withMap { _, map in
+            let r = try runProcess(Self.kallsyms, ["gen", "--base-relative", map])
+            #expect(r.status == 2)
+            #expect(String(decoding: r.stderr, as: UTF8.self).contains("linux-6.1"))
+            #expect(r.stdout.isEmpty)
+            let ok = try runProcess(Self.kallsyms, ["gen", "--format", "linux-6.1", "--base-relative", "--all", "--abs", map])
+            #expect(ok.status == 0)
+            let ref = try runProcess(ReferenceTool.path(.linux61), ["--base-relative", "--all-symbols", "--absolute-percpu", map])
+            #expect(ok.stdout == ref.stdout)
+        }
+    }
+
+    @Test func errorsNameTheFileAndLineAndLeaveNoOutputFile() throws {
+        try withMap(Self.sample + "not a symbol line\n") { dir, map in
+            let out = dir + "/out.S"
+            let r = try runProcess(Self.kallsyms, ["gen", "-o", out, map])
+            #expect(r.status == 2)
+            let message = String(decoding: r.stderr, as: UTF8.self)
+            #expect(message.contains("\(map):11: line format error"))
+            #expect(!FileManager.default.fileExists(atPath: out))
+            // No temporary file is left behind either.
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["System.map"])
+        }
+    }
+
+    @Test func aFailedRunKeepsTheOldOutputFile() throws {
+        try withMap { dir, map in
+            let out = dir + "/out.S"
+            let good = try runProcess(Self.kallsyms, ["gen", "--all-symbols", "--absolute-percpu", "-o", out, map])
+            #expect(good.status == 0)
+            let before = try Data(contentsOf: URL(fileURLWithPath: out))
+            // Without --absolute-percpu the per-cpu symbols are out of range: the run fails.
+            let bad = try runProcess(Self.kallsyms, ["gen", "--all-symbols", "-o", out, map])
+            #expect(bad.status == 2)
+            #expect(String(decoding: bad.stderr, as: UTF8.self).contains("out of range in relative mode"))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == before)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["System.map", "out.S"])
+        }
+    }
+
+    @Test func aMissingMapIsNamed() throws {
+        let r = try runProcess(Self.kallsyms, ["gen", "/nonexistent/System.map"])
+        #expect(r.status == 2)
+        #expect(String(decoding: r.stderr, as: UTF8.self).contains("/nonexistent/System.map: No such file or directory"))
+    }
+
+    /// The drop-in wrapper behaves like the kernel's binary where link-vmlinux.sh looks: stdout
+    /// and exit status (1 on failure).
+    @Test func dropInWrapperMatchesTheKernelsBinary() throws {
+        try withMap { dir, map in
+            let tree = dir + "/linux"
+            try FileManager.default.createDirectory(atPath: tree + "/scripts", withIntermediateDirectories: true)
+            try Data("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 0\n".utf8).write(to: URL(fileURLWithPath: tree + "/Makefile"))
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("scripts/install-dropin.sh").path
+            let install = try runProcess("/bin/bash", [script, tree, Self.kallsyms])
+            #expect(install.status == 0, "\(String(decoding: install.stderr, as: UTF8.self))")
+            let wrapped = try runProcess(tree + "/scripts/kallsyms", ["--all-symbols", "--absolute-percpu", map])
+            let ref = try runProcess(ReferenceTool.path(.linux612), ["--all-symbols", "--absolute-percpu", map])
+            #expect(wrapped.status == 0)
+            #expect(wrapped.stdout == ref.stdout)
+            let failing = try runProcess(tree + "/scripts/kallsyms", ["--all-symbols", map])
+            let refFailing = try runProcess(ReferenceTool.path(.linux612), ["--all-symbols", map])
+            #expect(refFailing.status == 1)
+            #expect(failing.status == 1)
+        }
+    }
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what building, testing and benchmarking need on a fresh Debian 12 machine (as root, or
+# with sudo). Idempotent: only missing packages are installed.
+set -euo pipefail
+packages=(gcc libc6-dev binutils make xz-utils python3 time)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq || $sudo apt-get update -qq  # a flaky index: one retry
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "setup: swift is not on PATH (Swift 6.x toolchain required)" >&2; exit 1; }
