@@ -42,9 +42,22 @@ public enum FileIO {
     /// only after everything was written: a failure or a kill leaves the old file or the new one,
     /// never a mix. (No fsync: like compilers and linkers, we guard against dying processes, not
     /// power loss; a sync would triple the time of writing a large table.) `body` gets a `ByteOutput` streaming into the temporary file.
+    ///
+    /// An existing path that is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written
+    /// in place: renaming over it would replace the device.
     public static func writeAtomically(
         _ path: String, mode: mode_t = 0o644, _ body: (ByteOutput) throws -> Void
     ) throws {
+        var st = stat()
+        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw KallsymsError(.io, errnoMessage(), file: path) }
+            defer { close(fd) }
+            let out = ByteOutput { chunk in try writeAll(fd, chunk, path: path) }
+            try body(out)
+            try out.flush()
+            return
+        }
         let dir: String
         let base: String
         if let slash = path.lastIndex(of: "/") {
