@@ -2,7 +2,9 @@
 # Installs what building, testing and benchmarking need on a fresh Debian 12 machine (as root, or
 # with sudo). Idempotent: only missing packages are installed.
 set -euo pipefail
-packages=(gcc libc6-dev binutils make xz-utils python3 time)
+packages=(gcc libc6-dev binutils make xz-utils python3 time
+    binutils-aarch64-linux-gnu binutils-powerpc64le-linux-gnu binutils-riscv64-linux-gnu
+    binutils-i686-linux-gnu binutils-arm-linux-gnueabihf)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

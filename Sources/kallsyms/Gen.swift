@@ -28,6 +28,12 @@ struct Gen: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write to FILE (atomically) instead of standard output.")
     var output: String?
 
+    @Option(help: "What to write: asm (the kernel's .S), object (an ELF relocatable object, no assembler needed) or raw (the bare .rodata blob, with FILE.layout.json describing it).")
+    var emit: String = "asm"
+
+    @Option(help: "Target of --emit object/raw: \(TargetArch.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var arch: String?
+
     @Argument(help: "The symbol map.")
     var map: String
 
@@ -47,6 +53,16 @@ struct Gen: ParsableCommand {
         guard let f = KallsymsFormat(rawValue: format) else {
             throw ValidationError("unknown --format '\(format)' (expected linux-6.12 or linux-6.1)")
         }
+        guard ["asm", "object", "raw"].contains(emit) else {
+            throw ValidationError("unknown --emit '\(emit)' (expected asm, object or raw)")
+        }
+        if emit != "asm" {
+            guard let arch, TargetArch(rawValue: arch) != nil else {
+                throw ValidationError(
+                    "--emit \(emit) needs --arch (\(TargetArch.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            guard output != nil else { throw ValidationError("--emit \(emit) writes binary data: give -o FILE") }
+        }
         if f == .linux612 && (baseRelative || ltoClang) {
             throw ValidationError(
                 "--\(baseRelative ? "base-relative" : "lto-clang") does not exist in linux-6.12 (6.12 always uses base-relative offsets); use --format linux-6.1")
@@ -63,7 +79,16 @@ struct Gen: ParsableCommand {
             mapBytes: FileIO.read(map), file: map, options: options, warnings: { writeStderr($0) })
         clock.lap("read")
         let table = try KallsymsGenerator.generate(collected: collected, options: options, file: map)
-        if let output {
+        if emit != "asm", let output, let target = arch.flatMap(TargetArch.init(rawValue:)) {
+            if emit == "object" {
+                try FileIO.writeAtomically(output, bytes: ObjectEmitter.object(table, arch: target))
+            } else {
+                let layout = BinaryLayout(table, arch: target)
+                try FileIO.writeAtomically(output, bytes: layout.bytes)
+                try FileIO.writeAtomically(
+                    output + ".layout.json", bytes: Array(RawEmitter.layoutDescription(layout, arch: target).utf8))
+            }
+        } else if let output {
             try FileIO.writeAtomically(output) { try AssemblyWriter.write(table, to: $0) }
         } else {
             try AssemblyWriter.write(table, to: FileIO.standardOutput())

@@ -3,6 +3,10 @@ import KallsymsCore
 import KallsymsTestSupport
 import Testing
 
+final class ReadBox: @unchecked Sendable {
+    var data: Data?
+}
+
 /// The `kallsyms` executable as a user (or a kernel build) runs it.
 @Suite struct CLITests {
     /// The built executable, beside the test bundle.
@@ -93,6 +97,48 @@ import Testing
             #expect(String(decoding: bad.stderr, as: UTF8.self).contains("out of range in relative mode"))
             #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == before)
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["System.map", "out.S"])
+        }
+    }
+
+    @Test func emitObjectAndRaw() throws {
+        try withMap { dir, map in
+            let obj = dir + "/t.o"
+            let r = try runProcess(Self.kallsyms, ["gen", "--all", "--abs", "--emit", "object", "--arch", "aarch64", "-o", obj, map])
+            #expect(r.status == 0)
+            let table = try KallsymsGenerator.generate(
+                mapBytes: Array(Self.sample.utf8), options: GeneratorOptions(allSymbols: true, absolutePercpu: true))
+            #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: obj))) == ObjectEmitter.object(table, arch: .aarch64))
+            let raw = dir + "/t.bin"
+            let r2 = try runProcess(Self.kallsyms, ["gen", "--all", "--abs", "--emit", "raw", "--arch", "i386", "-o", raw, map])
+            #expect(r2.status == 0)
+            let layout = BinaryLayout(table, arch: .i386)
+            #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: raw))) == layout.bytes)
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: raw + ".layout.json"))) as? [String: Any]
+            #expect(json?["pointer_size"] as? Int == 4)
+            #expect((json?["labels"] as? [[String: Any]])?.count == 8)
+            #expect((json?["relocations"] as? [[String: Any]])?.first?["offset"] as? Int == layout.label("kallsyms_relative_base")?.offset)
+            // Binary output needs a target and a file.
+            let noArch = try runProcess(Self.kallsyms, ["gen", "--emit", "object", "-o", obj, map])
+            #expect(noArch.status == 2)
+            let noFile = try runProcess(Self.kallsyms, ["gen", "--emit", "object", "--arch", "x86_64", map])
+            #expect(noFile.status == 2)
+        }
+    }
+
+    @Test func aFIFOOutputIsWrittenInPlace() throws {
+        try withMap { dir, map in
+            let fifo = dir + "/pipe"
+            #expect(mkfifo(fifo, 0o600) == 0)
+            let box = ReadBox()
+            let reader = Thread { box.data = FileHandle(forReadingAtPath: fifo)?.readDataToEndOfFile() ?? Data() }
+            reader.start()
+            let r = try runProcess(Self.kallsyms, ["gen", "--all", "--abs", "-o", fifo, map])
+            while box.data == nil { usleep(1000) }
+            #expect(r.status == 0)
+            var st = stat()
+            #expect(stat(fifo, &st) == 0 && (st.st_mode & S_IFMT) == S_IFIFO)
+            let expected = try runProcess(Self.kallsyms, ["gen", "--all", "--abs", map]).stdout
+            #expect([UInt8](box.data!) == expected)
         }
     }
 

@@ -1,1 +1,0 @@
-// ELF reading and writing: see ELFCursor, ELFFile, ELFObjectWriter.
