@@ -19,7 +19,9 @@ public enum TokenCompressor {
     }
 
     /// Compresses the working strings `type || name` of `symbols` (in table order).
-    public static func compress(_ symbols: SymbolList) throws -> Result {
+    /// `partitions` splits the work across threads (default: one per core for large tables);
+    /// the result never depends on it.
+    public static func compress(_ symbols: SymbolList, partitions requested: Int? = nil) throws -> Result {
         let n = symbols.count
         var total = 0
         for i in 0 ..< n { total += Int(symbols.ends[i] - symbols.starts[i]) }
@@ -37,57 +39,90 @@ public enum TokenCompressor {
         let names = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
             let arena = buffer.baseAddress!
             arena.initialize(repeating: 0, count: capacity)
-            var work = Work(
-                arena: arena, slots: .allocate(capacity: n + 1), lens: .allocate(capacity: max(n, 1)), n: n,
-                counts: .allocate(capacity: 65536))
+            let slots = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)
+            let lens = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
+            let counts = UnsafeMutablePointer<Int>.allocate(capacity: 65536)
             defer {
-                work.slots.deallocate()
-                work.lens.deallocate()
-                work.counts.deallocate()
+                slots.deallocate()
+                lens.deallocate()
+                counts.deallocate()
             }
+            var total2 = 0
             symbols.bytes.withUnsafeBufferPointer { src in
                 var o = 2
                 for i in 0 ..< n {
                     let r = symbols.range(i)
-                    work.slots[i] = Int32(o)
-                    work.lens[i] = Int32(r.count)
+                    slots[i] = Int32(o)
+                    lens[i] = Int32(r.count)
                     (arena + o).update(from: src.baseAddress! + r.lowerBound, count: r.count)
                     o += r.count + 2
                 }
-                work.slots[n] = Int32(o)
-                work.end = o
+                slots[n] = Int32(o)
+                total2 = o
             }
-            let counts = work.counts
+            // Split into partitions of about equal bytes, one per core (small tables: one).
+            let cores = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+            let partitions = max(1, min(requested ?? (n >= 20_000 ? cores : 1), max(n, 1)))
+            var bounds = [0]
+            for k in 1 ..< partitions {
+                let target = total2 * k / partitions
+                var lo = bounds.last!
+                var hi = n
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if Int(slots[mid]) < target { lo = mid + 1 } else { hi = mid }
+                }
+                bounds.append(lo)
+            }
+            bounds.append(n)
+            var parts = (0 ..< partitions).map { k in
+                Work(
+                    arena: arena, slots: slots, lens: lens, first: bounds[k], limit: bounds[k + 1],
+                    end: Int(slots[bounds[k + 1]]) - 2)
+            }
+            defer { parts.forEach { $0.release() } }
+
             counts.initialize(repeating: 0, count: 65536)
             for s in 0 ..< n {
-                let from = Int(work.slots[s])
-                let len = Int(work.lens[s])
+                let from = Int(slots[s])
+                let len = Int(lens[s])
                 for k in 0 ..< len { used[Int(arena[from + k])] = true }
                 learn(arena, from, from + len, counts, 1)
             }
-            for slot in stride(from: 255, through: 0, by: -1) where !used[slot] {
-                var best = 0
-                var bestCount = counts[0]
-                for p in 1 ..< 65536 where counts[p] > bestCount {
-                    best = p
-                    bestCount = counts[p]
+            parts.withUnsafeMutableBufferPointer { partsBuffer in
+                let shared = SharedParts(partsBuffer)
+                for slot in stride(from: 255, through: 0, by: -1) where !used[slot] {
+                    var best = 0
+                    var bestCount = counts[0]
+                    for p in 1 ..< 65536 where counts[p] > bestCount {
+                        best = p
+                        bestCount = counts[p]
+                    }
+                    if bestCount <= 0 { break }
+                    let a = UInt8(truncatingIfNeeded: best)
+                    let b = UInt8(truncatingIfNeeded: best >> 8)
+                    slotPair[slot] = (a, b)
+                    let t = UInt8(slot)
+                    if partitions == 1 {
+                        shared.step(0, a, b, t)
+                    } else {
+                        DispatchQueue.concurrentPerform(iterations: partitions) { k in shared.step(k, a, b, t) }
+                    }
+                    for k in 0 ..< partitions {
+                        for p in partsBuffer[k].touched {
+                            counts[Int(p)] &+= Int(partsBuffer[k].delta[Int(p)])
+                            partsBuffer[k].delta[Int(p)] = 0
+                        }
+                        partsBuffer[k].touched.removeAll(keepingCapacity: true)
+                    }
                 }
-                if bestCount <= 0 { break }
-                let a = UInt8(truncatingIfNeeded: best)
-                let b = UInt8(truncatingIfNeeded: best >> 8)
-                slotPair[slot] = (a, b)
-                work.replace(a, b, with: UInt8(slot))
-                // Rewritten symbols leave dead bytes at the ends of their slots; squeeze them out
-                // once they are an eighth of the arena, so scans stay short without moving data
-                // every step.
-                if work.dead * 8 > work.end { work.compact() }
             }
             // Lay the strings out as `kallsyms_names`: each length prefix goes into the room
             // before its string, which only ever moves down.
             var out = 0
             for s in 0 ..< n {
                 if s & 0xFF == 0 { markers.append(UInt32(truncatingIfNeeded: out)) }
-                let len = Int(work.lens[s])
+                let len = Int(lens[s])
                 if len == 0 {
                     failure = KallsymsError(.malformed, "kallsyms failure: unexpected zero symbol length")
                     break
@@ -96,7 +131,7 @@ public enum TokenCompressor {
                     failure = KallsymsError(.malformed, "kallsyms failure: unexpected huge symbol length")
                     break
                 }
-                let from = Int(work.slots[s])
+                let from = Int(slots[s])
                 if len <= 0x7F {
                     arena[out] = UInt8(len)
                     out += 1
@@ -163,31 +198,73 @@ public enum TokenCompressor {
 
     /// The compressor's working state: the arena of working strings, their slots and live
     /// lengths, and the pair counts.
+    /// Gives each worker its own partition (they share no memory but the read-only bytes).
+    struct SharedParts: @unchecked Sendable {
+        let parts: UnsafeMutableBufferPointer<Work>
+        init(_ parts: UnsafeMutableBufferPointer<Work>) { self.parts = parts }
+        func step(_ k: Int, _ a: UInt8, _ b: UInt8, _ t: UInt8) {
+            parts[k].replace(a, b, with: t)
+            // Rewritten symbols leave dead bytes at the ends of their slots; squeeze them out once
+            // they are an eighth of the region, so scans stay short without moving data each step.
+            if parts[k].dead * 8 > parts[k].end - parts[k].base { parts[k].compact() }
+        }
+    }
+
+    /// One partition of the compressor's working state: symbols `first ..< limit`, whose slots lie
+    /// in their own region of the shared arena, and this partition's pending changes to the pair
+    /// counts. Partitions touch disjoint memory, so they rewrite in parallel; the counts are
+    /// merged after each token.
     struct Work {
         let arena: UnsafeMutablePointer<UInt8>
         let slots: UnsafeMutablePointer<Int32>
         let lens: UnsafeMutablePointer<Int32>
-        let n: Int
-        let counts: UnsafeMutablePointer<Int>
-        /// End of the last slot.
+        let first: Int
+        let limit: Int
+        /// Count changes of the current token, and the pairs they touch (possibly repeated).
+        let delta: UnsafeMutablePointer<Int32>
+        var touched: [Int32] = []
+        /// The first byte of the region (room for the first symbol's length prefix).
+        let base: Int
+        /// End of the live part of the region.
         var end = 0
         /// Bytes in slots past their symbols' live ends.
         var dead = 0
+
+        init(arena: UnsafeMutablePointer<UInt8>, slots: UnsafeMutablePointer<Int32>, lens: UnsafeMutablePointer<Int32>,
+             first: Int, limit: Int, end: Int) {
+            self.arena = arena
+            self.slots = slots
+            self.lens = lens
+            self.first = first
+            self.limit = limit
+            self.base = first < limit ? Int(slots[first]) - 2 : end
+            self.end = end
+            delta = .allocate(capacity: 65536)
+            delta.initialize(repeating: 0, count: 65536)
+            touched.reserveCapacity(4096)
+        }
+
+        func release() { delta.deallocate() }
+
+        @inline(__always)
+        mutating func bump(_ pair: Int, _ v: Int32) {
+            if delta[pair] == 0 { touched.append(Int32(pair)) }
+            delta[pair] &+= v
+        }
 
         /// Moves every symbol down so that slots are tight again (each keeping its two bytes of
         /// room in front).
         mutating func compact() {
             guard dead > 0 else { return }
-            var o = 2
-            for i in 0 ..< n {
+            var o = base + 2
+            for i in first ..< limit {
                 let from = Int(slots[i])
                 let len = Int(lens[i])
                 if from != o { memmove(arena + o, arena + from, len) }
                 slots[i] = Int32(o)
                 o += len + 2
             }
-            slots[n] = Int32(o)
-            end = o
+            end = o - 2
             dead = 0
         }
 
@@ -201,9 +278,10 @@ public enum TokenCompressor {
         mutating func replace(_ a: UInt8, _ b: UInt8, with t: UInt8) {
             @inline(__always) func pair(_ x: UInt8, _ y: UInt8) -> Int { Int(x) | (Int(y) << 8) }
             let ab = pair(a, b)
-            var s = 0  // no symbol before s holds a hit still to find
-            guard n > 0 else { return }
-            var p = Int(slots[0])  // skip the room before the first symbol
+            let n = self.limit
+            var s = first  // no symbol before s holds a hit still to find
+            guard n > first else { return }
+            var p = Int(slots[first])  // skip the room before the first symbol
             let limit = end - 1
             while p < limit {
                 let hit = findPair(arena, a, b, from: p, limit: limit)
@@ -227,7 +305,7 @@ public enum TokenCompressor {
                 let start = Int(slots[sym])
                 let symEnd = start + Int(lens[sym])
                 s = sym + 1
-                p = Int(slots[sym + 1])
+                p = sym + 1 < n ? Int(slots[sym + 1]) : end
                 // A pair that reaches past the live bytes (into dead ones or the next slot).
                 if hit + 1 >= symEnd { continue }
                 var i = start  // next old byte to copy
@@ -240,14 +318,14 @@ public enum TokenCompressor {
                     // Old pairs around the occurrence; the one before it was already removed when
                     // the previous occurrence ends right there.
                     if q > start && q - 1 != previousEnd {
-                        counts[pair(arena[o - 1], a)] &-= 1
+                        bump(pair(arena[o - 1], a), -1)
                     }
-                    counts[ab] &-= 1
+                    bump(ab, -1)
                     let hasNext = q + 2 < symEnd
                     let nextByte = hasNext ? arena[q + 2] : 0
-                    if hasNext { counts[pair(b, nextByte)] &-= 1 }
+                    if hasNext { bump(pair(b, nextByte), -1) }
                     // New pair ending at t.
-                    if o > start { counts[pair(arena[o - 1], t)] &+= 1 }
+                    if o > start { bump(pair(arena[o - 1], t), 1) }
                     arena[o] = t
                     o += 1
                     previousEnd = q + 1
@@ -257,7 +335,7 @@ public enum TokenCompressor {
                     let found = next + 1 < symEnd
                     // New pair starting at t, unless the next byte starts another occurrence (that
                     // one adds (t, t) as the pair ending at its t).
-                    if hasNext && !(found && next == i) { counts[pair(t, nextByte)] &+= 1 }
+                    if hasNext && !(found && next == i) { bump(pair(t, nextByte), 1) }
                     if !found {
                         copyDown(arena, from: i, to: o, count: symEnd - i)
                         o &+= symEnd &- i
@@ -314,6 +392,8 @@ public enum TokenCompressor {
         return limit
     }
 }
+
+import Dispatch
 
 #if canImport(Glibc)
     import Glibc

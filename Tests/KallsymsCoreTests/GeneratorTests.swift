@@ -260,6 +260,21 @@ import Testing
         #expect(t.markers.count == 4)
     }
 
+    /// The partitioned (multi-threaded) compressor gives the single-threaded result exactly.
+    @Test func partitionsDoNotChangeTheResult() throws {
+        for seed in 0 ..< 60 {
+            var gen = RandomMap(seed: UInt64(seed) &+ 77)
+            let (map, _) = gen.make(format: .linux612)
+            guard let collected = try? map.withUnsafeBufferPointer({
+                try KernelRules(options: GeneratorOptions(allSymbols: true)).collect(map: $0, file: "m")
+            }) else { continue }
+            let one = try TokenCompressor.compress(collected.symbols, partitions: 1)
+            for p in [2, 3, 7] {
+                #expect(try TokenCompressor.compress(collected.symbols, partitions: p) == one, "seed \(seed), \(p) partitions")
+            }
+        }
+    }
+
     @Test func outputIsDeterministic() throws {
         var lines: [String] = []
         for i in 0 ..< 3000 { lines.append("ffffffff81\(String(format: "%06x", i * 8)) T f\(i % 97)_\(i)") }
