@@ -95,17 +95,14 @@ public enum AssemblyWriter {
                             len = (b0 & 0x7F) | (Int(nb![off + 1]) << 7)
                             prefix = 2
                         }
-                        try out.reserve(16 + (prefix + len) * 6)
+                        try out.reserve(24 + (prefix + len) * 6)
                         out.append("\t.byte ")
                         out.hexByte(UInt8(b0))
                         if prefix == 2 {
                             out.append(", ")
                             out.hexByte(nb![off + 1])
                         }
-                        for k in 0 ..< len {
-                            out.append(", ")
-                            out.hexByte(nb![off + prefix + k])
-                        }
+                        out.commaHexBytes(nb! + off + prefix, len)
                         if comments { try comment(i, symbolBytes.baseAddress!) }
                         out.byte(0x0A)
                         off += prefix + len

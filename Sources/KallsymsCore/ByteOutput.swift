@@ -128,4 +128,26 @@ public final class ByteOutput {
 
     @inlinable @inline(__always)
     func hexDigit(_ d: UInt8) -> UInt8 { d < 10 ? d &+ 0x30 : d &+ 0x57 }
+
+    /// `, 0x%02x` for each byte, the bulk of a 6.12 table. Needs `6 * count + 2` reserved
+    /// bytes: each item is stored as one 8-byte word and the next one overwrites its tail.
+    public func commaHexBytes(_ p: UnsafePointer<UInt8>, _ count: Int) {
+        let table = ByteOutput.commaHexTable
+        var o = buffer + used
+        for k in 0 ..< count {
+            UnsafeMutableRawPointer(o).storeBytes(of: table[Int(p[k])], as: UInt64.self)
+            o += 6
+        }
+        used += 6 * count
+    }
+
+    /// ", 0xNN" for every byte value, little-endian in a word (two spare bytes).
+    static let commaHexTable: [UInt64] = (0 ..< 256).map { v -> UInt64 in
+        func digit(_ d: Int) -> UInt64 { UInt64(d < 10 ? 0x30 + d : 0x57 + d) }
+        let bytes: [UInt64] = [0x2C, 0x20, 0x30, 0x78, digit(v >> 4), digit(v & 0xF), 0, 0]
+        var w: UInt64 = 0
+        for (i, b) in bytes.enumerated() { w |= b << (8 * UInt64(i)) }
+        // Byte i at bit 8i is the memory order on little-endian hosts; swap on big-endian ones.
+        return UInt64(littleEndian: w)
+    }
 }

@@ -41,7 +41,7 @@ public enum TokenCompressor {
             arena.initialize(repeating: 0, count: capacity)
             let slots = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)
             let lens = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
-            let counts = UnsafeMutablePointer<Int>.allocate(capacity: 65536)
+            let counts = UnsafeMutablePointer<Int32>.allocate(capacity: 65536)
             defer {
                 slots.deallocate()
                 lens.deallocate()
@@ -61,7 +61,9 @@ public enum TokenCompressor {
                 total2 = o
             }
             // Split into partitions of about equal bytes, one per core (small tables: one).
-            let cores = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+            // KALLSYMS_THREADS caps the threads (for measurements, or a shared build machine).
+            var cores = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+            if let env = getenv("KALLSYMS_THREADS"), let cap = Int(String(cString: env)), cap >= 1 { cores = min(cores, cap) }
             let partitions = max(1, min(requested ?? (n >= 20_000 ? cores : 1), max(n, 1)))
             var bounds = [0]
             for k in 1 ..< partitions {
@@ -78,26 +80,23 @@ public enum TokenCompressor {
             var parts = (0 ..< partitions).map { k in
                 Work(
                     arena: arena, slots: slots, lens: lens, first: bounds[k], limit: bounds[k + 1],
-                    end: Int(slots[bounds[k + 1]]) - 2)
+                    end: Int(slots[bounds[k + 1]]) - 2, sharedCounts: partitions == 1 ? counts : nil)
             }
             defer { parts.forEach { $0.release() } }
 
             counts.initialize(repeating: 0, count: 65536)
-            for s in 0 ..< n {
-                let from = Int(slots[s])
-                let len = Int(lens[s])
-                for k in 0 ..< len { used[Int(arena[from + k])] = true }
-                learn(arena, from, from + len, counts, 1)
+            used.withUnsafeMutableBufferPointer { used in
+                for s in 0 ..< n {
+                    let from = Int(slots[s])
+                    let len = Int(lens[s])
+                    for k in 0 ..< len { used[Int(arena[from + k])] = true }
+                    learn(arena, from, from + len, counts, 1)
+                }
             }
             parts.withUnsafeMutableBufferPointer { partsBuffer in
                 let shared = SharedParts(partsBuffer)
                 for slot in stride(from: 255, through: 0, by: -1) where !used[slot] {
-                    var best = 0
-                    var bestCount = counts[0]
-                    for p in 1 ..< 65536 where counts[p] > bestCount {
-                        best = p
-                        bestCount = counts[p]
-                    }
+                    let (best, bestCount) = firstMaximum(counts)
                     if bestCount <= 0 { break }
                     let a = UInt8(truncatingIfNeeded: best)
                     let b = UInt8(truncatingIfNeeded: best >> 8)
@@ -108,9 +107,9 @@ public enum TokenCompressor {
                     } else {
                         DispatchQueue.concurrentPerform(iterations: partitions) { k in shared.step(k, a, b, t) }
                     }
-                    for k in 0 ..< partitions {
+                    for k in 0 ..< partitions where partsBuffer[k].ownsDelta {
                         for p in partsBuffer[k].touched {
-                            counts[Int(p)] &+= Int(partsBuffer[k].delta[Int(p)])
+                            counts[Int(p)] &+= partsBuffer[k].delta[Int(p)]
                             partsBuffer[k].delta[Int(p)] = 0
                         }
                         partsBuffer[k].touched.removeAll(keepingCapacity: true)
@@ -184,10 +183,24 @@ public enum TokenCompressor {
         if to > from { madvise(UnsafeMutableRawPointer(bitPattern: from), to - from, MADV_DONTNEED) }
     }
 
+    /// The index of the first largest count (the reference scans upwards and replaces only on a
+    /// strictly greater count), found a block of 16 at a time.
+    static func firstMaximum(_ counts: UnsafeMutablePointer<Int32>) -> (Int, Int32) {
+        var blockMax = SIMD16<Int32>(repeating: Int32.min)
+        let raw = UnsafeRawPointer(counts)
+        for b in 0 ..< 4096 {
+            blockMax = pointwiseMax(blockMax, raw.loadUnaligned(fromByteOffset: b * 64, as: SIMD16<Int32>.self))
+        }
+        let m = blockMax.max()
+        var i = 0
+        while counts[i] != m { i += 1 }
+        return (i, m)
+    }
+
     @inline(__always)
     static func learn(
-        _ arena: UnsafeMutablePointer<UInt8>, _ from: Int, _ to: Int, _ counts: UnsafeMutablePointer<Int>,
-        _ delta: Int
+        _ arena: UnsafeMutablePointer<UInt8>, _ from: Int, _ to: Int, _ counts: UnsafeMutablePointer<Int32>,
+        _ delta: Int32
     ) {
         var i = from
         while i + 1 < to {
@@ -220,8 +233,11 @@ public enum TokenCompressor {
         let lens: UnsafeMutablePointer<Int32>
         let first: Int
         let limit: Int
-        /// Count changes of the current token, and the pairs they touch (possibly repeated).
+        /// Where this partition's count changes go: the shared counts when it is the only
+        /// partition, else its own deltas, merged after each token by walking `touched` (the
+        /// pairs changed, possibly repeated).
         let delta: UnsafeMutablePointer<Int32>
+        let ownsDelta: Bool
         var touched: [Int32] = []
         /// The first byte of the region (room for the first symbol's length prefix).
         let base: Int
@@ -231,7 +247,7 @@ public enum TokenCompressor {
         var dead = 0
 
         init(arena: UnsafeMutablePointer<UInt8>, slots: UnsafeMutablePointer<Int32>, lens: UnsafeMutablePointer<Int32>,
-             first: Int, limit: Int, end: Int) {
+             first: Int, limit: Int, end: Int, sharedCounts: UnsafeMutablePointer<Int32>?) {
             self.arena = arena
             self.slots = slots
             self.lens = lens
@@ -239,16 +255,22 @@ public enum TokenCompressor {
             self.limit = limit
             self.base = first < limit ? Int(slots[first]) - 2 : end
             self.end = end
-            delta = .allocate(capacity: 65536)
-            delta.initialize(repeating: 0, count: 65536)
-            touched.reserveCapacity(4096)
+            if let sharedCounts {
+                delta = sharedCounts
+                ownsDelta = false
+            } else {
+                delta = .allocate(capacity: 65536)
+                delta.initialize(repeating: 0, count: 65536)
+                ownsDelta = true
+                touched.reserveCapacity(4096)
+            }
         }
 
-        func release() { delta.deallocate() }
+        func release() { if ownsDelta { delta.deallocate() } }
 
         @inline(__always)
         mutating func bump(_ pair: Int, _ v: Int32) {
-            if delta[pair] == 0 { touched.append(Int32(pair)) }
+            if ownsDelta && delta[pair] == 0 { touched.append(Int32(pair)) }
             delta[pair] &+= v
         }
 
