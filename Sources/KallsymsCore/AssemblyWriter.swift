@@ -112,16 +112,20 @@ public enum AssemblyWriter {
             try out.write("\n")
         }
 
-        func markers() throws {
-            try label("kallsyms_markers")
-            for m in table.markers {
+        /// A labelled block of `\t<directive>\t%u` lines.
+        func decimalBlock<S: Sequence>(_ name: StaticString, _ directive: StaticString, _ values: S) throws
+        where S.Element: BinaryInteger {
+            try label(name)
+            for v in values {
                 try out.reserve(32)
-                out.append("\t.long\t")
-                out.decimal(UInt64(m))
+                out.append(directive)
+                out.decimal(UInt64(v))
                 out.byte(0x0A)
             }
             try out.write("\n")
         }
+
+        func markers() throws { try decimalBlock("kallsyms_markers", "\t.long\t", table.markers) }
 
         func tokenTable() throws {
             try label("kallsyms_token_table")
@@ -129,22 +133,13 @@ public enum AssemblyWriter {
                 let token = table.token(slot)
                 try out.reserve(token.count + 16)
                 out.append("\t.asciz\t\"")
-                token.withUnsafeBufferPointer { out.append($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
+                if !token.isEmpty { token.withUnsafeBufferPointer { out.append($0.baseAddress!, $0.count) } }
                 out.append("\"\n")
             }
             try out.write("\n")
         }
 
-        func tokenIndex() throws {
-            try label("kallsyms_token_index")
-            for v in table.tokenIndex {
-                try out.reserve(32)
-                out.append("\t.short\t")
-                out.decimal(UInt64(v))
-                out.byte(0x0A)
-            }
-            try out.write("\n")
-        }
+        func tokenIndex() throws { try decimalBlock("kallsyms_token_index", "\t.short\t", table.tokenIndex) }
 
         func offsets(comments: Bool) throws {
             guard case .offsets(let words, _, _) = table.addressEncoding else { return }
