@@ -31,6 +31,20 @@ public enum DebianData {
         return path
     }
 
+    /// One of Debian's real kernels (scripts/fetch-kernel.sh): the boot image as shipped and,
+    /// with `map`, the System.map of the same build from its -dbg package.
+    public static func kernel(_ version: String, _ arch: String, map: Bool = false) throws -> (image: String, map: String?) {
+        let dir = "\(Cache.directory)/kernels/\(version)-\(arch)"
+        let image = "\(dir)/image"
+        let systemMap = "\(dir)/System.map"
+        let have = FileManager.default.fileExists(atPath: image) && (!map || FileManager.default.fileExists(atPath: systemMap))
+        if !have { try Cache.runScript("fetch-kernel.sh", [version, arch] + (map ? ["--map"] : [])) }
+        guard FileManager.default.fileExists(atPath: image) else {
+            throw SupportError("scripts/fetch-kernel.sh ran but \(image) is missing")
+        }
+        return (image, map ? systemMap : nil)
+    }
+
     /// The spec's synthetic k-times map built from the Debian map.
     public static func synthetic(_ k: Int) throws -> String {
         let path = "\(Cache.directory)/data/synth-\(k)x.map"

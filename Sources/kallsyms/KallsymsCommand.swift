@@ -14,7 +14,7 @@ struct KallsymsCommand: ParsableCommand {
             Exit status: 0 success; 1 a difference or inconsistency was found (diff, link verify); \
             2 a usage error or bad input (the message names the file and line or byte offset).
             """,
-        subcommands: [Gen.self])
+        subcommands: [Gen.self, Info.self, Dump.self])
 
     static func main() {
         // Large buffers come and go phase by phase; a fixed mmap threshold returns each one to the
@@ -56,4 +56,22 @@ func printError(_ message: String) {
 
 func writeStderr(_ bytes: [UInt8]) {
     bytes.withUnsafeBytes { _ = try? FileIO.writeAll(2, $0, path: "<stderr>") }
+}
+
+func writeStdout(_ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { _ = try? FileIO.writeAll(1, $0, path: "<stdout>") }
+}
+
+func writeStdout(_ s: String) { writeStdout(Array(s.utf8)) }
+
+/// A hex (`0x…`) or decimal number, optionally negative.
+func parseSigned(_ text: String, what: String) throws -> Int64 {
+    var s = Substring(text)
+    var negative = false
+    if s.hasPrefix("-") { negative = true; s = s.dropFirst() } else if s.hasPrefix("+") { s = s.dropFirst() }
+    let value: UInt64?
+    if s.hasPrefix("0x") || s.hasPrefix("0X") { value = UInt64(s.dropFirst(2), radix: 16) } else { value = UInt64(s) }
+    guard let v = value else { throw KallsymsError(.usage, "\(what): '\(text)' is not a number") }
+    let signed = Int64(bitPattern: v)
+    return negative ? -signed : signed
 }

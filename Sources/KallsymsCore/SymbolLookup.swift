@@ -1,0 +1,138 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A symbol of a table: what iteration over a `KallsymsTable` yields.
+public struct KallsymsSymbol: Sendable, Equatable {
+    public var index: Int
+    public var address: UInt64
+    /// The `nm` type letter as stored in the table.
+    public var type: Character
+    public var name: String
+}
+
+/// The answer to "which symbol is at this address", as `kallsyms_lookup()` gives it.
+public struct AddressMatch: Sendable, Equatable {
+    /// Index (address order) of the first alias at the symbol's address — the one the kernel prints.
+    public var index: Int
+    public var name: String
+    public var address: UInt64
+    public var offset: UInt64
+    /// Up to the next higher address, or to the end of the text/kernel for the last symbol.
+    public var size: UInt64
+
+    /// `name+0xoff/0xsize`, the kernel's `%pS` form.
+    public var formatted: String {
+        "\(name)+0x\(String(offset, radix: 16))/0x\(String(size, radix: 16))"
+    }
+}
+
+extension KallsymsTable: RandomAccessCollection {
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { symbols.count }
+    public subscript(i: Int) -> KallsymsSymbol {
+        KallsymsSymbol(
+            index: i, address: symbols.addresses[i], type: Character(Unicode.Scalar(symbols.type(i))),
+            name: symbols.nameString(i))
+    }
+
+    /// The index of the last symbol at or below `address`, backed up to the first alias at that
+    /// address (the kernel's `get_symbol_pos`); nil below the first symbol.
+    @inline(__always)
+    public func position(of address: UInt64) -> Int? {
+        symbols.addresses.withUnsafeBufferPointer { a -> Int? in
+            guard let first = a.first, address >= first else { return nil }
+            var low = 0
+            var high = a.count
+            while high - low > 1 {
+                let mid = low + (high - low) / 2
+                if a[mid] <= address { low = mid } else { high = mid }
+            }
+            while low > 0 && a[low - 1] == a[low] { low -= 1 }
+            return low
+        }
+    }
+
+    /// The kernel's `kallsyms_lookup()`: the symbol containing `address`, its offset and size.
+    /// The last symbol's size runs to `_einittext` (for init text), `_end` or `_etext`, as the
+    /// kernel decides; addresses past that end are not found.
+    public func lookup(address: UInt64) -> AddressMatch? {
+        guard let i = position(of: address) else { return nil }
+        let start = symbols.addresses[i]
+        var end: UInt64?
+        var j = i + 1
+        let a = symbols.addresses
+        while j < a.count {
+            if a[j] > start { end = a[j]; break }
+            j += 1
+        }
+        if end == nil {
+            end = sectionEnd(after: start)
+        }
+        guard let stop = end, address < stop else { return nil }
+        return AddressMatch(
+            index: i, name: symbols.nameString(i), address: start, offset: address - start, size: stop - start)
+    }
+
+    /// The end the kernel uses for the last symbol: the nearest of `_einittext`, `_end`, `_etext`
+    /// above it.
+    func sectionEnd(after start: UInt64) -> UInt64? {
+        var best: UInt64?
+        for n in ["_einittext", "_end", "_etext"] {
+            if let a = address(of: n), a > start, best == nil || a < best! { best = a }
+        }
+        return best
+    }
+
+    /// The kernel's `kallsyms_lookup_name()`: the lowest address of a symbol called `name`.
+    public func address(of name: String) -> UInt64? {
+        firstIndex(named: Array(name.utf8)).map { symbols.addresses[$0] }
+    }
+
+    /// The address-order index of the first (lowest-address) symbol called `name`, by binary
+    /// search over `seqsOfNames` (name order).
+    public func firstIndex(named name: [UInt8]) -> Int? {
+        guard seqsOfNames.count == symbols.count, !name.isEmpty else { return linearIndex(of: name) }
+        return name.withUnsafeBufferPointer { want -> Int? in
+            symbols.bytes.withUnsafeBufferPointer { arena -> Int? in
+                symbols.starts.withUnsafeBufferPointer { starts in
+                    symbols.ends.withUnsafeBufferPointer { ends in
+                        seqsOfNames.withUnsafeBufferPointer { seqs -> Int? in
+                            // compare(k) < 0: entry k's name sorts before `name`.
+                            func compare(_ k: Int) -> Int {
+                                let s = Int(seqs[k])
+                                let from = Int(starts[s]) + 1
+                                let len = Int(ends[s]) - from
+                                let c = memcmp(arena.baseAddress! + from, want.baseAddress!, Swift.min(len, want.count))
+                                if c != 0 { return Int(c) }
+                                return len - want.count
+                            }
+                            var low = 0
+                            var high = seqs.count
+                            while low < high {
+                                let mid = low + (high - low) / 2
+                                if compare(mid) < 0 { low = mid + 1 } else { high = mid }
+                            }
+                            guard low < seqs.count, compare(low) == 0 else { return nil }
+                            return Int(seqs[low])
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func linearIndex(of name: [UInt8]) -> Int? {
+        for i in 0 ..< symbols.count where symbols.name(i).elementsEqual(name) { return i }
+        return nil
+    }
+
+    /// All symbols called `name`, lowest address first.
+    public func allIndices(named name: String) -> [Int] {
+        let want = Array(name.utf8)
+        guard let first = firstIndex(named: want) else { return [] }
+        var out = [first]
+        for i in first + 1 ..< symbols.count where symbols.name(i).elementsEqual(want) { out.append(i) }
+        return out
+    }
+}

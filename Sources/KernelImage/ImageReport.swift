@@ -1,0 +1,146 @@
+import KallsymsCore
+
+/// Text and JSON renderings of what the reader found. Symbol listings are built on bytes: a
+/// 200k-symbol dump is one buffer, not 200k strings.
+public enum ImageReport {
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
+    @inline(__always)
+    static func appendHex(_ out: inout [UInt8], _ v: UInt64, digits: Int) {
+        var k = digits - 1
+        while k >= 0 {
+            out.append(hexDigits[Int((v >> (UInt64(k) * 4)) & 0xF)])
+            k -= 1
+        }
+    }
+
+    /// `%0Nx %c %s` lines in table order (N = 16, or 8 for 32-bit kernels), addresses plus `slide`.
+    public static func systemMap(_ t: KallsymsTable, pointerSize: Int, slide: Int64 = 0) -> [UInt8] {
+        let s = t.symbols
+        var out = [UInt8]()
+        out.reserveCapacity(s.bytes.count + s.count * (pointerSize * 2 + 4))
+        let digits = pointerSize * 2
+        let mask: UInt64 = pointerSize == 8 ? .max : 0xFFFF_FFFF
+        s.bytes.withUnsafeBufferPointer { arena in
+            for i in 0 ..< s.count {
+                appendHex(&out, (s.addresses[i] &+ UInt64(bitPattern: slide)) & mask, digits: digits)
+                let r = s.range(i)
+                out.append(0x20)
+                out.append(arena[r.lowerBound])
+                out.append(0x20)
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: arena[r.lowerBound + 1 ..< r.upperBound]))
+                out.append(0x0A)
+            }
+        }
+        return out
+    }
+
+    static func jsonString(_ bytes: some Collection<UInt8>, into out: inout [UInt8]) {
+        out.append(0x22)
+        for c in bytes {
+            switch c {
+            case 0x22: out += [0x5C, 0x22]
+            case 0x5C: out += [0x5C, 0x5C]
+            case 0 ..< 0x20, 0x7F ... 0xFF:
+                // Names are bytes, not necessarily UTF-8: escape anything outside printable ASCII.
+                out += Array("\\u00".utf8)
+                out.append(hexDigits[Int(c >> 4)])
+                out.append(hexDigits[Int(c & 0xF)])
+            default: out.append(c)
+            }
+        }
+        out.append(0x22)
+    }
+
+    public static func jsonSymbols(_ t: KallsymsTable, pointerSize: Int, slide: Int64 = 0) -> [UInt8] {
+        let s = t.symbols
+        var out = Array("[\n".utf8)
+        let mask: UInt64 = pointerSize == 8 ? .max : 0xFFFF_FFFF
+        for i in 0 ..< s.count {
+            out += Array("  {\"address\": \"0x".utf8)
+            appendHex(&out, (s.addresses[i] &+ UInt64(bitPattern: slide)) & mask, digits: pointerSize * 2)
+            out += Array("\", \"type\": \"".utf8)
+            out.append(s.type(i))
+            out += Array("\", \"name\": ".utf8)
+            jsonString(s.name(i), into: &out)
+            out += Array(i + 1 < s.count ? "},\n".utf8 : "}\n".utf8)
+        }
+        out += Array("]\n".utf8)
+        return out
+    }
+
+    static func hex(_ v: Int?) -> String { v.map { "0x" + String($0, radix: 16) } ?? "-" }
+
+    /// The table arrays with their file offsets and, when known, load addresses.
+    static func arrays(_ k: KernelImage) -> [(String, Int?, Int)] {
+        let l = k.layout
+        let n = k.table.numSyms
+        var rows: [(String, Int?, Int)] = [
+            ("kallsyms_num_syms", l.numSymsOffset, 4),
+            ("kallsyms_names", l.namesOffset, l.namesSize),
+            ("kallsyms_markers", l.markersOffset, k.table.markers.count * l.markerSize),
+            ("kallsyms_token_table", l.tokenTableOffset, l.tokenTableSize),
+            ("kallsyms_token_index", l.tokenIndexOffset, 512),
+            (
+                l.addressKind == .absolute ? "kallsyms_addresses" : "kallsyms_offsets", l.addressesOffset,
+                n * (l.addressKind == .absolute ? l.pointerSize : 4)
+            ),
+        ]
+        if let rb = l.relativeBaseOffset { rows.append(("kallsyms_relative_base", rb, l.pointerSize)) }
+        if let so = l.seqsOfNamesOffset { rows.append(("kallsyms_seqs_of_names", so, 3 * n)) }
+        return rows.sorted { ($0.1 ?? 0) < ($1.1 ?? 0) }
+    }
+
+    public static func text(_ k: KernelImage) -> String {
+        var lines: [String] = []
+        lines.append("container:     " + k.steps.joined(separator: " → "))
+        lines.append("architecture:  " + (k.architecture ?? "unknown"))
+        lines.append(
+            "byte order:    \(k.layout.littleEndian ? "little" : "big")-endian, \(k.layout.pointerSize * 8)-bit")
+        lines.append("banner:        " + (k.banner ?? "(none)"))
+        lines.append("kernel bytes:  \(k.kernelSize)")
+        lines.append("layout:        \(k.layout)")
+        lines.append("symbols:       \(k.table.numSyms)")
+        if case .offsets(_, let base, _) = k.table.addressEncoding {
+            lines.append("relative base: 0x\(String(base, radix: 16))")
+        }
+        if let t = k.table.address(of: "_text") { lines.append("_text:         0x\(String(t, radix: 16))") }
+        if let first = k.symbols.addresses.first, let last = k.symbols.addresses.last {
+            lines.append("address range: 0x\(String(first, radix: 16)) - 0x\(String(last, radix: 16))")
+        }
+        lines.append("tables (file offset in the kernel bytes, size):")
+        for (name, off, size) in arrays(k) {
+            let addr = k.tableAddresses[name].map { "  at 0x" + String($0, radix: 16) } ?? ""
+            let padded = name + String(repeating: " ", count: max(0, 24 - name.count))
+            lines.append("  \(padded) \(hex(off))  \(size) bytes\(addr)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public static func json(_ k: KernelImage) -> String {
+        func q(_ s: String) -> String {
+            var b = [UInt8]()
+            jsonString(Array(s.utf8), into: &b)
+            return String(decoding: b, as: UTF8.self)
+        }
+        let l = k.layout
+        var fields: [String] = [
+            "\"container\": [" + k.steps.map(q).joined(separator: ", ") + "]",
+            "\"architecture\": " + (k.architecture.map(q) ?? "null"),
+            "\"littleEndian\": \(l.littleEndian)", "\"pointerSize\": \(l.pointerSize)",
+            "\"banner\": " + (k.banner.map(q) ?? "null"), "\"kernelBytes\": \(k.kernelSize)",
+            "\"arrayOrder\": " + q(l.order.rawValue), "\"addressKind\": " + q(l.addressKind.rawValue),
+            "\"markerSize\": \(l.markerSize)", "\"twoByteLengthsSeen\": \(l.twoByteLengthsSeen)",
+            "\"hasSeqsOfNames\": \(l.hasSeqsOfNames)", "\"locatedBySymbols\": \(k.locatedBySymbols)",
+            "\"numSyms\": \(k.table.numSyms)",
+        ]
+        if case .offsets(_, let base, _) = k.table.addressEncoding {
+            fields.append("\"relativeBase\": \"0x\(String(base, radix: 16))\"")
+        }
+        let arrays = arrays(k).map { name, off, size in
+            "{\"name\": \(q(name)), \"offset\": \(off.map(String.init) ?? "null"), \"size\": \(size)}"
+        }
+        fields.append("\"tables\": [" + arrays.joined(separator: ", ") + "]")
+        return "{\n  " + fields.joined(separator: ",\n  ") + "\n}\n"
+    }
+}

@@ -1,0 +1,288 @@
+import ELFKit
+import KallsymsCore
+
+/// A kernel image read back: the container steps that led to the kernel, what is known about
+/// it, and its kallsyms table.
+public struct KernelImage: Sendable {
+    /// How the table was reached, outermost first ("bzImage payload at 0x4a30 (11.9 MB)", "zstd →
+    /// 62.1 MB", "ELF64 x86_64", "located by symbols" …).
+    public var steps: [String]
+    /// "x86_64", "arm64", "arm", "i386", "ppc64", "s390x", … or nil when nothing says.
+    public var architecture: String?
+    /// The `Linux version …` banner, when the image carries one.
+    public var banner: String?
+    /// Size of the bytes the table was found in (the decompressed kernel).
+    public var kernelSize: Int
+    /// True when the arrays were located through `kallsyms_*` ELF symbols.
+    public var locatedBySymbols: Bool
+    public var table: KallsymsTable
+    public var layout: TableLayout
+    /// The load address of each array, when the image says (ELF); file offsets are in `layout`.
+    public var tableAddresses: [String: UInt64]
+
+    public var symbols: SymbolList { table.symbols }
+
+    /// Reads an image file: ELF vmlinux, bzImage, arm64 Image(.gz), EFI zboot, arm zImage,
+    /// s390 image, raw or compressed kernel.
+    public static func read(path: String, limit: Int = Decompressor.defaultLimit) throws -> KernelImage {
+        let bytes = try FileIO.read(path)
+        do {
+            return try read(bytes: bytes, limit: limit)
+        } catch let e as KallsymsError {
+            throw e.inFile(path)
+        } catch let e as ELFError {
+            throw KallsymsError(.malformed, e.message, file: path, offset: e.offset)
+        }
+    }
+
+    public static func read(bytes: [UInt8], limit: Int = Decompressor.defaultLimit) throws -> KernelImage {
+        var failures: [String] = []
+        if let image = try unwrap(bytes, steps: [], depth: 0, limit: limit, failures: &failures) { return image }
+        let why = failures.isEmpty ? "" : " (" + failures.joined(separator: "; ") + ")"
+        throw KallsymsError(.malformed, "no kallsyms table found\(why)")
+    }
+
+    static func u32le(_ b: [UInt8], _ o: Int) -> Int? {
+        guard o >= 0, o + 4 <= b.count else { return nil }
+        return Int(b[o]) | Int(b[o + 1]) << 8 | Int(b[o + 2]) << 16 | Int(b[o + 3]) << 24
+    }
+
+    static func mib(_ n: Int) -> String {
+        let tenths = (n * 10 + (1 << 19)) >> 20
+        return "\(tenths / 10).\(tenths % 10) MiB"
+    }
+
+    static func hex(_ v: Int) -> String { "0x" + String(v, radix: 16) }
+
+    /// Tries the container formats that say what they are, then the raw bytes, then every
+    /// compressed stream inside.
+    static func unwrap(_ b: [UInt8], steps: [String], depth: Int, limit: Int, failures: inout [String]) throws -> KernelImage? {
+        guard depth < 5 else { return nil }
+        func inner(_ payload: ArraySlice<UInt8>, _ step: String, format: Compression? = nil) throws -> KernelImage? {
+            let fmt = format ?? payload.withUnsafeBufferPointer { Compression.detect($0, at: 0) }
+            guard let fmt else {
+                failures.append("\(step): payload is not compressed in a known format")
+                return nil
+            }
+            let out: [UInt8]
+            do {
+                out = try payload.withUnsafeBufferPointer { try Decompressor.decompress($0, format: fmt, limit: limit) }
+            } catch let e as KallsymsError {
+                var e2 = e
+                if let o = e.offset { e2.offset = o + payload.startIndex }
+                throw KallsymsError(.malformed, "\(step): \(e.message)", offset: e2.offset)
+            }
+            return try unwrap(
+                out, steps: steps + [step, "\(fmt.rawValue) → \(mib(out.count))"], depth: depth + 1, limit: limit,
+                failures: &failures)
+        }
+
+        // ELF vmlinux (also what an x86 bzImage carries).
+        if b.count >= 4, b[0] == 0x7F, b[1] == 0x45, b[2] == 0x4C, b[3] == 0x46 {
+            return try readELF(b, steps: steps)
+        }
+        // x86 bzImage: setup header "HdrS" at 0x202, payload located by payload_offset/length.
+        if b.count > 0x250, b[0x202] == 0x48, b[0x203] == 0x64, b[0x204] == 0x72, b[0x205] == 0x53 {
+            var setupSects = Int(b[0x1F1])
+            if setupSects == 0 { setupSects = 4 }
+            let version = Int(b[0x206]) | Int(b[0x207]) << 8
+            guard version >= 0x208, let po = u32le(b, 0x248), let pl = u32le(b, 0x24C) else {
+                throw KallsymsError(.malformed, "bzImage boot protocol \(hex(version)) has no payload fields", offset: 0x206)
+            }
+            let start = (setupSects + 1) * 512 + po
+            guard start >= 0, pl > 0, start <= b.count, pl <= b.count - start else {
+                throw KallsymsError(
+                    .malformed, "bzImage payload (\(pl) bytes at \(hex(start))) lies outside the file (\(b.count) bytes)",
+                    offset: 0x248)
+            }
+            return try inner(b[start ..< start + pl], "bzImage payload at \(hex(start)) (\(mib(pl)))")
+        }
+        // EFI zboot: "MZ", "zimg" at 4, payload offset/size at 8/12, compression name at 0x18.
+        if b.count > 0x40, b[0] == 0x4D, b[1] == 0x5A, b[4] == 0x7A, b[5] == 0x69, b[6] == 0x6D, b[7] == 0x67 {
+            guard let po = u32le(b, 8), let pl = u32le(b, 12), po <= b.count, pl <= b.count - po, pl > 0 else {
+                throw KallsymsError(.malformed, "EFI zboot payload lies outside the file", offset: 8)
+            }
+            let name = String(decoding: b[0x18 ..< 0x20].prefix { $0 != 0 }, as: UTF8.self)
+            let fmt: Compression? =
+                switch name {
+                case "gzip": .gzip
+                case "lzma": .lzma
+                case "xzkern", "xz": .xz
+                case "zstd", "zstd22": .zstd
+                case "lz4": .lz4
+                case "bzip2": .bzip2
+                default: nil
+                }
+            return try inner(b[po ..< po + pl], "EFI zboot payload (\(name)) at \(hex(po))", format: fmt)
+        }
+        // A compressed stream at the start (Image.gz, vmlinux.xz, …).
+        if let fmt = b.withUnsafeBufferPointer({ Compression.detect($0, at: 0) }) {
+            return try inner(b[...], "\(fmt.rawValue) file", format: fmt)
+        }
+
+        var hints = ScanHints()
+        var arch: String?
+        var step = "raw kernel"
+        if b.count > 0x40, b[0x38] == 0x41, b[0x39] == 0x52, b[0x3A] == 0x4D, b[0x3B] == 0x64 {
+            // arm64 Image: little-endian 64-bit; _text is at file offset 0. Relocatable kernels
+            // leave absolute words to R_AARCH64_RELATIVE fix-ups at boot.
+            arch = "arm64"
+            step = "arm64 Image"
+            hints = ScanHints(littleEndian: true, pointerSize: 8, relocationType: 1027)
+        } else if b.count > 0x30, u32le(b, 0x24) == 0x016F_2818 {
+            arch = "arm"
+            step = "arm zImage"
+            hints = ScanHints(littleEndian: true, pointerSize: 4)
+        }
+        do {
+            let located = try b.withUnsafeBufferPointer { try TableLocator.locate(in: $0, hints: hints) }
+            return finish(located, bytes: b, steps: steps + [step], arch: arch, bySymbols: false, addresses: [:])
+        } catch let e as KallsymsError {
+            if depth > 0 || arch == "arm64" { failures.append("\(step): \(e.message)") }
+        }
+        // Decompressors (arm zImage, s390, unknown wrappers) carry the kernel as an embedded stream.
+        let candidates = b.withUnsafeBufferPointer { Compression.candidates(in: $0) }
+        for (offset, fmt) in candidates.prefix(64) {
+            let out: [UInt8]
+            do {
+                out = try b.withUnsafeBufferPointer { whole in
+                    try Decompressor.decompress(UnsafeBufferPointer(rebasing: whole[offset...]), format: fmt, limit: limit)
+                }
+            } catch {
+                continue
+            }
+            guard out.count >= 1 << 16 else { continue }
+            let stepHere = "\(step == "raw kernel" ? "embedded" : step) \(fmt.rawValue) stream at \(hex(offset))"
+            var sub: [String] = []
+            if let image = try? unwrap(
+                out, steps: steps + [stepHere, "\(fmt.rawValue) → \(mib(out.count))"], depth: depth + 1, limit: limit,
+                failures: &sub)
+            {
+                var image = image
+                if image.architecture == nil { image.architecture = arch }
+                return image
+            }
+            failures += sub
+        }
+        return nil
+    }
+
+    static let elfMachines: [UInt16: String] = [
+        3: "i386", 62: "x86_64", 40: "arm", 183: "arm64", 21: "ppc64", 20: "ppc", 22: "s390x", 243: "riscv",
+        258: "loongarch", 8: "mips", 2: "sparc", 43: "sparc64",
+    ]
+
+    static func readELF(_ b: [UInt8], steps: [String]) throws -> KernelImage {
+        let elf = try ELFFile(b)
+        var arch = elfMachines[elf.machine] ?? "ELF machine \(elf.machine)"
+        if elf.machine == 21 && elf.littleEndian { arch = "ppc64le" }
+        if elf.machine == 22 && !elf.is64 { arch = "s390" }
+        if elf.machine == 243 { arch = elf.is64 ? "riscv64" : "riscv32" }
+        let step = "ELF\(elf.is64 ? 64 : 32) \(arch) \(elf.littleEndian ? "little" : "big")-endian"
+        let loaded = elf.sections.filter { $0.type != ELF.shtNOBITS && $0.flags & 2 != 0 && $0.size > 0 }
+        let segments = elf.segments.filter { $0.type == 1 && $0.fileSize > 0 }
+        let addressOf: @Sendable (Int) -> UInt64? = { o in
+            let u = UInt64(o)
+            for s in loaded where u >= s.offset && u - s.offset < s.size { return s.address + (u - s.offset) }
+            for s in segments where u >= s.offset && u - s.offset < s.fileSize { return s.virtualAddress + (u - s.offset) }
+            return nil
+        }
+        let offsetOf: (UInt64) -> Int? = { a in
+            for s in loaded where a >= s.address && a - s.address < s.size { return Int(s.offset + (a - s.address)) }
+            for s in segments where a >= s.virtualAddress && a - s.virtualAddress < s.fileSize {
+                return Int(s.offset + (a - s.virtualAddress))
+            }
+            return nil
+        }
+        var hints = ScanHints(littleEndian: elf.littleEndian, pointerSize: elf.is64 ? 8 : 4, addressOfOffset: addressOf)
+        if elf.machine == 183 { hints.relocationType = 1027 }
+
+        // Symbols, when present, say where each array is; the scan must then find exactly them.
+        var wanted: [String: UInt64] = [:]
+        let names = [
+            "kallsyms_num_syms", "kallsyms_names", "kallsyms_markers", "kallsyms_token_table", "kallsyms_token_index",
+            "kallsyms_offsets", "kallsyms_addresses", "kallsyms_relative_base", "kallsyms_seqs_of_names",
+        ]
+        for s in try elf.symbols() {
+            let n = s.nameString
+            if n.hasPrefix("kallsyms_"), names.contains(n), wanted[n] == nil { wanted[n] = s.value }
+        }
+        let bySymbols = wanted["kallsyms_token_table"] != nil && wanted["kallsyms_names"] != nil
+        let located = try b.withUnsafeBufferPointer { buf -> LocatedTable in
+            if bySymbols, let tt = wanted["kallsyms_token_table"], let start = offsetOf(tt) {
+                return try TableLocator.locate(in: buf, hints: hints, tokenTableAt: start)
+            }
+            return try TableLocator.locate(in: buf, hints: hints)
+        }
+        if bySymbols {
+            let l = located.layout
+            let checks: [(String, Int?)] = [
+                ("kallsyms_num_syms", l.numSymsOffset), ("kallsyms_names", l.namesOffset),
+                ("kallsyms_markers", l.markersOffset), ("kallsyms_token_index", l.tokenIndexOffset),
+                ("kallsyms_relative_base", l.relativeBaseOffset), ("kallsyms_seqs_of_names", l.seqsOfNamesOffset),
+                (l.addressKind == .absolute ? "kallsyms_addresses" : "kallsyms_offsets", l.addressesOffset),
+            ]
+            for (name, found) in checks {
+                guard let a = wanted[name] else { continue }
+                guard let at = offsetOf(a), at == found else {
+                    throw KallsymsError(
+                        .malformed,
+                        "symbol \(name) (0x\(String(a, radix: 16))) disagrees with the table's structure (found at \(found.map { hex($0) } ?? "nowhere"))",
+                        offset: found)
+                }
+            }
+        }
+        return finish(
+            located, bytes: b, steps: steps + [step, bySymbols ? "located by kallsyms_* symbols" : "located by scanning"],
+            arch: arch, bySymbols: bySymbols, addresses: wanted)
+    }
+
+    static func finish(
+        _ located: LocatedTable, bytes: [UInt8], steps: [String], arch: String?, bySymbols: Bool,
+        addresses: [String: UInt64]
+    ) -> KernelImage {
+        KernelImage(
+            steps: steps, architecture: arch ?? guessArchitecture(located),
+            banner: banner(in: bytes), kernelSize: bytes.count, locatedBySymbols: bySymbols, table: located.table,
+            layout: located.layout, tableAddresses: addresses)
+    }
+
+    /// The `Linux version …` string.
+    public static func banner(in b: [UInt8]) -> String? {
+        let needle = Array("Linux version ".utf8)
+        return b.withUnsafeBufferPointer { buf -> String? in
+            needle.withUnsafeBytes { n -> String? in
+                var from = 0
+                while from < buf.count {
+                    guard let p = glibcMemmem(buf.baseAddress! + from, buf.count - from, n.baseAddress, n.count) else {
+                        return nil
+                    }
+                    let start = UnsafeRawPointer(p) - UnsafeRawPointer(buf.baseAddress!)
+                    var end = start
+                    while end < buf.count, end - start < 512, buf[end] >= 0x20 || buf[end] == 0x09 { end += 1 }
+                    // The printk format string has "%s"; the real banner has a version number.
+                    let s = String(decoding: buf[start ..< end], as: UTF8.self)
+                    if !s.contains("%"), end - start > needle.count + 2 { return s }
+                    from = start + 1
+                }
+                return nil
+            }
+        }
+    }
+
+    /// The architecture from the system-call wrappers every modern kernel has.
+    static func guessArchitecture(_ located: LocatedTable) -> String? {
+        let prefixes: [(String, String)] = [
+            ("__x64_sys_", "x86_64"), ("__arm64_sys_", "arm64"), ("__s390x_sys_", "s390x"), ("__ia32_sys_", "i386"),
+            ("__riscv_sys_", "riscv64"), ("__se_sys_", ""),
+        ]
+        let s = located.table.symbols
+        for (p, arch) in prefixes where !arch.isEmpty {
+            let want = Array(p.utf8)
+            for i in 0 ..< s.count where s.name(i).starts(with: want) {
+                return arch == "i386" && located.layout.pointerSize == 8 ? "x86_64" : arch
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,68 @@
+import KallsymsCore
+
+/// What the reader found out about a table's layout — decided from the data, never from the
+/// version banner.
+public struct TableLayout: Sendable, Equatable, CustomStringConvertible {
+    /// The order of the arrays, which changed twice.
+    public enum ArrayOrder: String, Sendable {
+        /// before 6.2: addresses/offsets, relative_base, num_syms, names, markers, token_table,
+        /// token_index.
+        case before62 = "before 6.2"
+        /// 6.2–6.3: as before, with `kallsyms_seqs_of_names` between markers and token_table.
+        case v62 = "6.2-6.3"
+        /// 6.4 and later: num_syms, names, markers, token_table, token_index, offsets/addresses,
+        /// relative_base, seqs_of_names.
+        case v64 = "6.4+"
+    }
+
+    /// How addresses are stored.
+    public enum AddressKind: String, Sendable {
+        /// `kallsyms_addresses[]`, pointer-sized absolute values (before 6.11, without
+        /// CONFIG_KALLSYMS_BASE_RELATIVE).
+        case absolute
+        /// `kallsyms_offsets[]` + `kallsyms_relative_base`: base + u32 (4.6 ... 6.x).
+        case baseRelative = "base-relative"
+        /// Base-relative with CONFIG_KALLSYMS_ABSOLUTE_PERCPU (non-negative words are absolute).
+        case absolutePercpu = "absolute-percpu"
+        /// 7.0 and later: each s32 is relative to its own position.
+        case placeRelative = "place-relative"
+    }
+
+    public var order: ArrayOrder
+    public var addressKind: AddressKind
+    public var littleEndian: Bool
+    /// 4 or 8: the width of pointers and of absolute addresses.
+    public var pointerSize: Int
+    /// 4, or the pointer size before 4.20.
+    public var markerSize: Int
+    /// True when some name uses the 2-byte length prefix (6.1+ "big" names).
+    public var twoByteLengthsSeen: Bool
+    public var hasSeqsOfNames: Bool
+    /// True when `kallsyms_relative_base` was zero in the file and was recovered from the image's
+    /// relocations (arm64 relocatable kernels) or from the caller.
+    public var relativeBaseRecovered: Bool = false
+
+    /// File offsets (within the decoded image bytes) of each array; nil when absent.
+    public var numSymsOffset: Int
+    public var namesOffset: Int
+    public var namesSize: Int
+    public var markersOffset: Int
+    public var tokenTableOffset: Int
+    public var tokenTableSize: Int
+    public var tokenIndexOffset: Int
+    public var addressesOffset: Int
+    public var relativeBaseOffset: Int?
+    public var seqsOfNamesOffset: Int?
+
+    public var description: String {
+        var parts = [
+            "array order \(order.rawValue)", addressKind.rawValue,
+            littleEndian ? "little-endian" : "big-endian", "\(pointerSize * 8)-bit",
+        ]
+        if markerSize != 4 { parts.append("\(markerSize)-byte markers") }
+        parts.append(twoByteLengthsSeen ? "2-byte name lengths" : "1-byte name lengths")
+        parts.append(hasSeqsOfNames ? "seqs_of_names" : "no seqs_of_names")
+        if relativeBaseRecovered { parts.append("relative_base recovered from relocations") }
+        return parts.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,625 @@
+import KallsymsCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What the caller knows about the bytes being searched (from an ELF header, a boot header or
+/// the user); every field may be unknown.
+public struct ScanHints: Sendable {
+    public var littleEndian: Bool?
+    public var pointerSize: Int?
+    /// Maps a file offset to the address it is loaded at, when an ELF or a boot header says.
+    public var addressOfOffset: (@Sendable (Int) -> UInt64?)?
+    /// The address of file offset 0 for raw images (arm64 `Image`: `_text`), used only when the
+    /// table does not carry absolute addresses itself.
+    public var imageBase: UInt64?
+    /// R_*_RELATIVE relocations of the image, for kernels whose tables are filled in at boot.
+    public var relocationType: UInt32?
+
+    public init(
+        littleEndian: Bool? = nil, pointerSize: Int? = nil, addressOfOffset: (@Sendable (Int) -> UInt64?)? = nil,
+        imageBase: UInt64? = nil, relocationType: UInt32? = nil
+    ) {
+        self.littleEndian = littleEndian
+        self.pointerSize = pointerSize
+        self.addressOfOffset = addressOfOffset
+        self.imageBase = imageBase
+        self.relocationType = relocationType
+    }
+}
+
+/// A table found in an image: the arrays as stored, the decoded symbols, and the layout.
+public struct LocatedTable: Sendable {
+    public var table: KallsymsTable
+    public var layout: TableLayout
+}
+
+/// Finds the kallsyms arrays in raw bytes by their own structure: the token table (it contains
+/// the digits as single-character tokens) must agree with the token index that follows it, the
+/// markers must point at every 256th name, the names must chain exactly to the markers, the
+/// count must match, and the addresses must come out sorted. No single signal is trusted.
+public enum TableLocator {
+    /// Upper bounds that keep a hostile image from steering us into huge work.
+    static let maxSymbols = 1 << 24
+    static let maxTokenLength = 4096
+
+    struct Reader {
+        let b: UnsafeBufferPointer<UInt8>
+        let le: Bool
+        @inline(__always) func ok(_ o: Int, _ n: Int) -> Bool { o >= 0 && n >= 0 && o <= b.count - n }
+        @inline(__always) func u16(_ o: Int) -> UInt16 {
+            le ? UInt16(b[o]) | UInt16(b[o + 1]) << 8 : UInt16(b[o]) << 8 | UInt16(b[o + 1])
+        }
+        @inline(__always) func u32(_ o: Int) -> UInt32 {
+            le
+                ? UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24
+                : UInt32(b[o]) << 24 | UInt32(b[o + 1]) << 16 | UInt32(b[o + 2]) << 8 | UInt32(b[o + 3])
+        }
+        @inline(__always) func u64(_ o: Int) -> UInt64 {
+            le ? UInt64(u32(o)) | UInt64(u32(o + 4)) << 32 : UInt64(u32(o)) << 32 | UInt64(u32(o + 4))
+        }
+        @inline(__always) func word(_ o: Int, _ size: Int) -> UInt64 { size == 8 ? u64(o) : UInt64(u32(o)) }
+        func zeros(_ from: Int, _ to: Int) -> Bool {
+            guard from <= to, ok(from, to - from) else { return false }
+            for i in from ..< to where b[i] != 0 { return false }
+            return true
+        }
+    }
+
+    struct TokenTableHit {
+        var start: Int
+        var end: Int
+        var indexOffset: Int
+        var littleEndian: Bool
+        var tokenIndex: [UInt16]
+    }
+
+    /// Every place where a token table and its index agree.
+    static func findTokenTables(_ b: UnsafeBufferPointer<UInt8>, littleEndian: Bool?, searchFrom: Int = 0, searchTo: Int? = nil)
+        -> [TokenTableHit]
+    {
+        var pattern = [UInt8]()
+        for d in UInt8(ascii: "0") ... UInt8(ascii: "9") { pattern += [d, 0] }
+        var hits: [TokenTableHit] = []
+        guard let base = b.baseAddress, b.count > pattern.count else { return hits }
+        var from = max(0, searchFrom)
+        let to = min(searchTo ?? b.count, b.count)
+        while from < to - pattern.count {
+            guard
+                let p = pattern.withUnsafeBytes({ pat in
+                    glibcMemmem(base + from, to - from, pat.baseAddress, pat.count)
+                })
+            else { break }
+            let digit0 = UnsafeRawPointer(p) - UnsafeRawPointer(base)
+            from = digit0 + 1
+            // Walk forward over the remaining tokens: the table's end is unambiguous.
+            var e = digit0
+            var good = true
+            for _ in 0x30 ..< 256 {
+                var n = 0
+                while e < b.count && b[e] != 0 && n < maxTokenLength { e += 1; n += 1 }
+                guard e < b.count, b[e] == 0 else { good = false; break }
+                e += 1
+            }
+            guard good else { continue }
+            for pad in 0 ..< 16 {
+                let ti = e + pad
+                guard ti + 512 <= b.count else { break }
+                if pad > 0 && b[ti - 1] != 0 { break }
+                for le in [true, false] where littleEndian == nil || littleEndian == le {
+                    let r = Reader(b: b, le: le)
+                    guard r.u16(ti) == 0 else { continue }
+                    let at30 = Int(r.u16(ti + 0x60))
+                    let s = digit0 - at30
+                    guard s >= 0 else { continue }
+                    var index = [UInt16](repeating: 0, count: 256)
+                    var q = s
+                    var agree = true
+                    for k in 0 ..< 256 {
+                        let v = r.u16(ti + 2 * k)
+                        guard q - s == Int(v) else { agree = false; break }
+                        index[k] = v
+                        while q < e && b[q] != 0 { q += 1 }
+                        q += 1
+                    }
+                    guard agree, q == e else { continue }
+                    hits.append(TokenTableHit(start: s, end: e, indexOffset: ti, littleEndian: le, tokenIndex: index))
+                }
+            }
+        }
+        return hits
+    }
+
+    struct Markers {
+        var start: Int
+        var end: Int
+        var values: [UInt32]
+        var width: Int
+    }
+
+    /// A marker array ending at `end`: strictly increasing from 0, each step the size of 256
+    /// names (at least 2 bytes each, at most a 2-byte length plus 512 tokens).
+    static func markers(endingAt end: Int, width: Int, _ r: Reader) -> Markers? {
+        var pos = end - width
+        guard r.ok(pos, width) else { return nil }
+        var v = r.word(pos, width)
+        guard v < 1 << 32 else { return nil }
+        // Cheap rejection before allocating: most positions fail the first step.
+        if v != 0 {
+            guard r.ok(pos - width, width) else { return nil }
+            let prev = r.word(pos - width, width)
+            guard prev < v, v - prev >= 512, v - prev <= 256 * 514 else { return nil }
+        }
+        var values = [UInt32(v)]
+        while v != 0 {
+            pos -= width
+            guard r.ok(pos, width), values.count < maxSymbols / 256 else { return nil }
+            let prev = r.word(pos, width)
+            guard prev < v, v - prev >= 512, v - prev <= 256 * 514 else { return nil }
+            values.append(UInt32(prev))
+            v = prev
+        }
+        return Markers(start: pos, end: end, values: values.reversed(), width: width)
+    }
+
+    /// Walks `count` names from `start`; returns the end offset when every 256th name starts
+    /// where its marker says, or nil. `twoByte`: the 6.1+ length prefix.
+    static func chainNames(_ b: UnsafeBufferPointer<UInt8>, start: Int, count: Int, markers: [UInt32], limit: Int, twoByte: Bool)
+        -> (end: Int, sawTwoByte: Bool)?
+    {
+        var off = start
+        var saw = false
+        for i in 0 ..< count {
+            if i & 0xFF == 0 {
+                guard i >> 8 < markers.count, off - start == Int(markers[i >> 8]) else { return nil }
+            }
+            guard off < limit else { return nil }
+            var len = Int(b[off])
+            var prefix = 1
+            if twoByte && len & 0x80 != 0 {
+                guard off + 1 < limit else { return nil }
+                len = (len & 0x7F) | Int(b[off + 1]) << 7
+                prefix = 2
+                saw = true
+            }
+            guard len > 0 else { return nil }
+            off += prefix + len
+            guard off <= limit else { return nil }
+        }
+        guard (count + 255) / 256 == markers.count else { return nil }
+        return (off, saw)
+    }
+
+    struct NamesHit {
+        var numSymsOffset: Int
+        var numSymsWidth: Int
+        var start: Int
+        var end: Int
+        var count: Int
+        var twoByte: Bool
+    }
+
+    /// The names (and `kallsyms_num_syms` before them) that end at the markers.
+    static func findNames(_ m: Markers, _ r: Reader) -> NamesHit? {
+        let b = r.b
+        let last = Int(m.values.last!)
+        let groups = m.values.count
+        // The last group holds 1...256 names of at most 2 + 512 bytes.
+        let highest = m.start - last - 2
+        let lowest = max(0, m.start - last - 256 * 514 - 32)
+        guard highest > lowest else { return nil }
+        for width in Set([4, m.width]).sorted() {
+            var y = highest - width
+            while y >= lowest {
+                defer { y -= 1 }
+                let n = Int(r.word(y, width))
+                guard n > 0, (n + 255) / 256 == groups else { continue }
+                // Names follow num_syms after alignment padding.
+                for x in y + width ..< y + width + 8 {
+                    if x > y + width && b[x - 1] != 0 { break }
+                    for twoByte in [true, false] {
+                        guard let (end, saw) = chainNames(b, start: x, count: n, markers: m.values, limit: m.start, twoByte: twoByte)
+                        else { continue }
+                        guard m.start - end < 16, r.zeros(end, m.start) else { continue }
+                        return NamesHit(numSymsOffset: y, numSymsWidth: width, start: x, end: end, count: n, twoByte: saw)
+                    }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Reads 3-byte big-endian `kallsyms_seqs_of_names` and checks it is a permutation.
+    static func seqs(at o: Int, count n: Int, _ b: UnsafeBufferPointer<UInt8>) -> [UInt32]? {
+        guard o >= 0, o <= b.count - 3 * n else { return nil }
+        var out = [UInt32](repeating: 0, count: n)
+        var seen = [Bool](repeating: false, count: n)
+        for i in 0 ..< n {
+            let v = Int(b[o + 3 * i]) << 16 | Int(b[o + 3 * i + 1]) << 8 | Int(b[o + 3 * i + 2])
+            guard v < n, !seen[v] else { return nil }
+            seen[v] = true
+            out[i] = UInt32(v)
+        }
+        return out
+    }
+
+    static func sorted(_ a: [UInt64]) -> Bool {
+        for i in 1 ..< max(a.count, 1) where a[i - 1] > a[i] { return false }
+        return true
+    }
+
+    struct AddressHit {
+        var kind: TableLayout.AddressKind
+        var offset: Int
+        var encoding: AddressEncoding
+        var addresses: [UInt64]
+        var relativeBaseOffset: Int?
+        var relativeBaseRecovered: Bool
+        var afterEnd: Int
+    }
+
+    /// Interprets `n` words at `o` as offsets from `base`: plain or absolute-percpu, whichever
+    /// comes out sorted.
+    static func offsetInterpretations(_ words: [UInt32], base: UInt64) -> (TableLayout.AddressKind, [UInt64])? {
+        let anyNegative = words.contains { Int32(bitPattern: $0) < 0 }
+        if anyNegative {
+            let percpu = TableDecoder.addresses(.offsets(words, relativeBase: base, absolutePercpu: true))
+            if sorted(percpu) { return (.absolutePercpu, percpu) }
+        }
+        let plain = TableDecoder.addresses(.offsets(words, relativeBase: base, absolutePercpu: false))
+        if sorted(plain) { return (.baseRelative, plain) }
+        return nil
+    }
+
+    /// Every label of the table is aligned to the pointer size (7.0: 4) at its load address;
+    /// file offsets of raw images and ELF sections keep that alignment.
+    static func aligned(_ o: Int, _ alignment: Int, _ hints: ScanHints) -> Bool {
+        let a = hints.addressOfOffset?(o) ?? UInt64(o)
+        return a % UInt64(alignment) == 0
+    }
+
+    static func words(_ o: Int, _ n: Int, _ r: Reader) -> [UInt32]? {
+        guard r.ok(o, 4 * n) else { return nil }
+        return (0 ..< n).map { r.u32(o + 4 * $0) }
+    }
+
+    /// The R_*_RELATIVE relocations of an image: one run of 24-byte RELA entries (stray matches
+    /// elsewhere are ignored).
+    static func relativeRelocations(_ r: Reader, type: UInt32) -> [(target: UInt64, addend: UInt64)] {
+        let b = r.b
+        var entries: [(target: UInt64, addend: UInt64)] = []
+        var run: [(target: UInt64, addend: UInt64)] = []
+        var i = 0
+        while i + 24 <= b.count {
+            if r.u64(i + 8) == UInt64(type) {
+                run.append((r.u64(i), r.u64(i + 16)))
+                i += 24
+            } else {
+                if run.count > entries.count { entries = run }
+                run.removeAll(keepingCapacity: true)
+                i += 8
+            }
+        }
+        if run.count > entries.count { entries = run }
+        return entries
+    }
+
+    /// The value of a relative base stored as zero (arm64 relocatable kernels are linked with
+    /// --no-apply-dynamic-relocs, so the word is filled in at boot from the RELA entry that
+    /// targets it). With a load address the entry is found exactly. Without one, every entry that
+    /// implies a 64 KiB-aligned image base containing all targets is a candidate, and the right
+    /// one is the base under which the most decoded symbol addresses are themselves relocation
+    /// values (function pointers in the image point at symbol starts).
+    static func relocatedBase(at o: Int, words: [UInt32], _ r: Reader, hints: ScanHints) -> UInt64? {
+        guard let type = hints.relocationType, r.le else { return nil }
+        let entries = relativeRelocations(r, type: type)
+        guard !entries.isEmpty else { return nil }
+        if let at = hints.addressOfOffset?(o) {
+            return entries.first { $0.target == at }?.addend
+        }
+        var lowest = UInt64.max
+        var highest = UInt64.min
+        for e in entries {
+            lowest = min(lowest, e.target)
+            highest = max(highest, e.target)
+        }
+        var candidates = Set<UInt64>()
+        for e in entries where e.target >= UInt64(o) {
+            let base = e.target - UInt64(o)
+            guard base & 0xFFFF == 0, base <= lowest, highest - base < UInt64(r.b.count), e.addend >= base else { continue }
+            candidates.insert(e.addend)
+        }
+        guard !candidates.isEmpty else { return nil }
+        if candidates.count == 1 { return candidates.first }
+        let addends = Set(entries.map(\.addend))
+        var scored = candidates.map { base -> (UInt64, Int) in
+            var hits = 0
+            for w in words where addends.contains(base &+ UInt64(w)) { hits += 1 }
+            return (base, hits)
+        }
+        scored.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+        guard scored[0].1 >= max(16, words.count / 100), scored[0].1 >= 2 * scored[1].1 else { return nil }
+        return scored[0].0
+    }
+
+    /// Addresses for the 6.4+ order: right after the token index.
+    static func addressesAfterIndex(
+        _ after: Int, n: Int, ptr: Int, _ r: Reader, hints: ScanHints
+    ) -> (AddressHit, seqsOffset: Int?, seqs: [UInt32]?)? {
+        let b = r.b
+        for pad in 0 ..< 8 {
+            let o = after + pad
+            guard r.ok(o, 4 * n) else { break }
+            if pad > 0 && b[o - 1] != 0 { break }
+            guard aligned(o, 4, hints) else { continue }
+            // Offsets + relative base (+ seqs).
+            if let w = words(o, n, r) {
+                let endOffsets = o + 4 * n
+                for rbPad in 0 ..< 8 {
+                    let rb = endOffsets + rbPad
+                    guard r.ok(rb, ptr), r.zeros(endOffsets, rb) else { break }
+                    guard aligned(rb, ptr, hints) else { continue }
+                    var base = r.word(rb, ptr)
+                    var recovered = false
+                    if base == 0, let fixed = relocatedBase(at: rb, words: w, r, hints: hints) {
+                        base = fixed
+                        recovered = true
+                    }
+                    guard let (kind, addrs) = offsetInterpretations(w, base: base) else { continue }
+                    // seqs follow the base (6.4+), or are absent (6.4 builds without them do not
+                    // exist; 6.2+ always has them).
+                    var seqsAt: Int?
+                    var seqsValue: [UInt32]?
+                    for sPad in 0 ..< 8 {
+                        let so = rb + ptr + sPad
+                        if let s = seqs(at: so, count: n, b) {
+                            seqsAt = so
+                            seqsValue = s
+                            break
+                        }
+                    }
+                    guard seqsAt != nil else { continue }
+                    let hit = AddressHit(
+                        kind: kind, offset: o, encoding: .offsets(w, relativeBase: base, absolutePercpu: kind == .absolutePercpu),
+                        addresses: addrs, relativeBaseOffset: rb, relativeBaseRecovered: recovered, afterEnd: rb + ptr)
+                    return (hit, seqsAt, seqsValue)
+                }
+                // 7.0: place-relative offsets, seqs straight after.
+                if let at = hints.addressOfOffset?(o) ?? hints.imageBase.map({ $0 &+ UInt64(o) }) {
+                    let addrs = (0 ..< n).map { i in
+                        at &+ UInt64(4 * i) &+ UInt64(bitPattern: Int64(Int32(bitPattern: w[i])))
+                    }
+                    if sorted(addrs) {
+                        for sPad in 0 ..< 8 {
+                            let so = endOffsets + sPad
+                            if let s = seqs(at: so, count: n, b) {
+                                let hit = AddressHit(
+                                    kind: .placeRelative, offset: o, encoding: .addresses(addrs, absolute: []),
+                                    addresses: addrs, relativeBaseOffset: nil, relativeBaseRecovered: false, afterEnd: endOffsets)
+                                return (hit, so, s)
+                            }
+                        }
+                    }
+                }
+            }
+            // Absolute, pointer-sized (6.4 ... 6.10 without base-relative).
+            if r.ok(o, ptr * n) {
+                let a = (0 ..< n).map { r.word(o + ptr * $0, ptr) }
+                if sorted(a), a.last != 0 {
+                    for sPad in 0 ..< 8 {
+                        let so = o + ptr * n + sPad
+                        if let s = seqs(at: so, count: n, b) {
+                            let hit = AddressHit(
+                                kind: .absolute, offset: o, encoding: .addresses(a, absolute: []), addresses: a,
+                                relativeBaseOffset: nil, relativeBaseRecovered: false, afterEnd: o + ptr * n)
+                            return (hit, so, s)
+                        }
+                    }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Addresses for the orders before 6.4: they end just before `kallsyms_num_syms`.
+    static func addressesBeforeCount(_ numSyms: Int, n: Int, ptr: Int, _ r: Reader, hints: ScanHints) -> AddressHit? {
+        for pad in 0 ..< 8 {
+            let end = numSyms - pad
+            if pad > 0 && !r.zeros(end, numSyms) { break }
+            // relative_base right before num_syms, offsets before it.
+            let rb = end - ptr
+            if r.ok(rb, ptr), aligned(rb, ptr, hints) {
+                let stored = r.word(rb, ptr)
+                for oPad in 0 ..< 8 {
+                    let oe = rb - oPad
+                    if oPad > 0 && !r.zeros(oe, rb) { break }
+                    let o = oe - 4 * n
+                    guard o >= 0, let w = words(o, n, r) else { continue }
+                    var base = stored
+                    var recovered = false
+                    if base == 0, let fixed = relocatedBase(at: rb, words: w, r, hints: hints) {
+                        base = fixed
+                        recovered = true
+                    }
+                    if let (kind, addrs) = offsetInterpretations(w, base: base) {
+                        return AddressHit(
+                            kind: kind, offset: o,
+                            encoding: .offsets(w, relativeBase: base, absolutePercpu: kind == .absolutePercpu),
+                            addresses: addrs, relativeBaseOffset: rb, relativeBaseRecovered: recovered, afterEnd: oe)
+                    }
+                }
+            }
+            // Absolute addresses.
+            let o = end - ptr * n
+            if o >= 0, r.ok(o, ptr * n) {
+                let a = (0 ..< n).map { r.word(o + ptr * $0, ptr) }
+                if sorted(a), a.last != 0 {
+                    return AddressHit(
+                        kind: .absolute, offset: o, encoding: .addresses(a, absolute: []), addresses: a,
+                        relativeBaseOffset: nil, relativeBaseRecovered: false, afterEnd: end)
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Searches `bytes` for a complete, self-consistent table.
+    /// `tokenTableAt`: the token table's offset when a symbol says; only that table is accepted.
+    public static func locate(in b: UnsafeBufferPointer<UInt8>, hints: ScanHints = ScanHints(), tokenTableAt: Int? = nil)
+        throws -> LocatedTable
+    {
+        var hits: [TokenTableHit]
+        if let at = tokenTableAt {
+            hits = findTokenTables(b, littleEndian: hints.littleEndian, searchFrom: at, searchTo: at + 65536 + 512)
+                .filter { $0.start == at }
+        } else {
+            hits = findTokenTables(b, littleEndian: hints.littleEndian)
+        }
+        guard !hits.isEmpty else {
+            throw KallsymsError(.malformed, "no kallsyms token table (the digits 0-9 as tokens, followed by a matching token index)")
+        }
+        var reasons: [String] = []
+        for hit in hits {
+            let r = Reader(b: b, le: hit.littleEndian)
+            let pointerSizes = hints.pointerSize.map { [$0] } ?? [8, 4]
+            for ptr in pointerSizes {
+                do {
+                    if let found = try attempt(hit, ptr: ptr, r, hints: hints) { return found }
+                } catch let e as KallsymsError {
+                    reasons.append(e.message)
+                }
+            }
+            reasons.append("token table at 0x\(String(hit.start, radix: 16)): no markers/names/addresses agree with it")
+        }
+        throw KallsymsError(.malformed, "no consistent kallsyms table: " + reasons.joined(separator: "; "))
+    }
+
+    static func attempt(_ hit: TokenTableHit, ptr: Int, _ r: Reader, hints: ScanHints) throws -> LocatedTable? {
+        let b = r.b
+        // Markers right before the token table (all orders but 6.2-6.3).
+        var candidates: [(Markers, order: TableLayout.ArrayOrder?)] = []
+        for width in Set([4, ptr]).sorted() {
+            for pad in 0 ..< 16 {
+                let end = hit.start - pad
+                guard end > 0 else { break }
+                if pad > 0 && b[end] != 0 { break }
+                if let m = markers(endingAt: end, width: width, r) { candidates.append((m, nil)) }
+            }
+        }
+        for (m, _) in candidates.sorted(by: { $0.0.values.count > $1.0.values.count }) {
+            if let t = try complete(hit, m, seqsBetween: nil, ptr: ptr, r, hints: hints) { return t }
+        }
+        // 6.2-6.3: seqs (3 bytes per symbol) sit between the markers and the token table.
+        var q = hit.start - 3
+        let lowest = max(0, hit.start - 3 * (1 << 22) - 16)
+        while q >= lowest + 4 {
+            defer { q -= 1 }
+            guard let m = markers(endingAt: q, width: 4, r), m.values.count > 1 else { continue }
+            let groups = m.values.count
+            let gap = hit.start - q
+            guard gap >= 3 * ((groups - 1) * 256 + 1), gap <= 3 * groups * 256 + 16 else { continue }
+            if let t = try complete(hit, m, seqsBetween: (q, hit.start), ptr: ptr, r, hints: hints) { return t }
+        }
+        return nil
+    }
+
+    static func complete(
+        _ hit: TokenTableHit, _ m: Markers, seqsBetween: (Int, Int)?, ptr: Int, _ r: Reader, hints: ScanHints
+    ) throws -> LocatedTable? {
+        let b = r.b
+        guard let names = findNames(m, r) else { return nil }
+        let n = names.count
+        var order: TableLayout.ArrayOrder
+        var address: AddressHit
+        var seqsOffset: Int?
+        var seqValues: [UInt32]?
+        if let (from, to) = seqsBetween {
+            var found: Int?
+            for pad in 0 ..< 8 where to - from - pad >= 3 * n {
+                let so = from + pad
+                if let s = seqs(at: so, count: n, b), r.zeros(so + 3 * n, to) {
+                    found = so
+                    seqValues = s
+                    break
+                }
+            }
+            guard let so = found else { return nil }
+            seqsOffset = so
+            guard let a = addressesBeforeCount(names.numSymsOffset, n: n, ptr: ptr, r, hints: hints) else { return nil }
+            order = .v62
+            address = a
+        } else if let (a, so, s) = addressesAfterIndex(hit.indexOffset + 512, n: n, ptr: ptr, r, hints: hints) {
+            order = .v64
+            address = a
+            seqsOffset = so
+            seqValues = s
+        } else if let a = addressesBeforeCount(names.numSymsOffset, n: n, ptr: ptr, r, hints: hints) {
+            order = .before62
+            address = a
+        } else {
+            return nil
+        }
+
+        let tokenTable = Array(b[hit.start ..< hit.end])
+        let namesBytes = Array(b[names.start ..< names.end])
+        let symbols = try namesBytes.withUnsafeBufferPointer { nb in
+            try tokenTable.withUnsafeBufferPointer { tt in
+                try TableDecoder.decodeNames(
+                    numSyms: n, names: nb, tokenTable: tt, tokenIndex: hit.tokenIndex, addresses: address.addresses)
+            }
+        }
+        // Every name must start with an nm type letter.
+        for i in 0 ..< n {
+            let t = symbols.type(i)
+            guard (t >= 0x41 && t <= 0x5A) || (t >= 0x61 && t <= 0x7A) || t == 0x3F else { return nil }
+        }
+        let seqsOfNames = seqValues ?? nameOrder(symbols)
+        let layout = TableLayout(
+            order: order, addressKind: address.kind, littleEndian: r.le, pointerSize: ptr, markerSize: m.width,
+            twoByteLengthsSeen: names.twoByte, hasSeqsOfNames: seqValues != nil,
+            relativeBaseRecovered: address.relativeBaseRecovered, numSymsOffset: names.numSymsOffset,
+            namesOffset: names.start, namesSize: names.end - names.start, markersOffset: m.start,
+            tokenTableOffset: hit.start, tokenTableSize: hit.end - hit.start, tokenIndexOffset: hit.indexOffset,
+            addressesOffset: address.offset, relativeBaseOffset: address.relativeBaseOffset, seqsOfNamesOffset: seqsOffset)
+        let text = symbols.firstAddress(named: "_text") ?? address.addresses.first ?? 0
+        let table = KallsymsTable(
+            format: order == .before62 ? .linux61 : .linux612, symbols: symbols, names: namesBytes, markers: m.values,
+            tokenTable: tokenTable, tokenIndex: hit.tokenIndex, addressEncoding: address.encoding,
+            seqsOfNames: seqsOfNames, textAddress: text)
+        return LocatedTable(table: table, layout: layout)
+    }
+
+    /// Address-order indices sorted by name (then by index), as `kallsyms_seqs_of_names` holds
+    /// them; computed for images older than 6.2 so name lookups work the same everywhere.
+    public static func nameOrder(_ symbols: SymbolList) -> [UInt32] {
+        var order = (0 ..< UInt32(symbols.count)).map { $0 }
+        symbols.bytes.withUnsafeBufferPointer { arena in
+            order.sort { a, b in
+                let ra = symbols.range(Int(a))
+                let rb = symbols.range(Int(b))
+                let la = ra.count - 1
+                let lb = rb.count - 1
+                let c = memcmp(arena.baseAddress! + ra.lowerBound + 1, arena.baseAddress! + rb.lowerBound + 1, min(la, lb))
+                if c != 0 { return c < 0 }
+                if la != lb { return la < lb }
+                return a < b
+            }
+        }
+        return order
+    }
+}
+
+extension SymbolList {
+    /// The address of the first symbol called `name`.
+    public func firstAddress(named name: String) -> UInt64? {
+        let want = Array(name.utf8)
+        for i in 0 ..< count where self.name(i).elementsEqual(want) { return addresses[i] }
+        return nil
+    }
+}
+
+/// glibc's `memmem` (a GNU extension the Glibc module does not export).
+@_silgen_name("memmem")
+func glibcMemmem(_ haystack: UnsafeRawPointer?, _ haystackLength: Int, _ needle: UnsafeRawPointer?, _ needleLength: Int)
+    -> UnsafeMutableRawPointer?
