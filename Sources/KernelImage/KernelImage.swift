@@ -151,7 +151,7 @@ public struct KernelImage: Sendable {
             } catch {
                 continue
             }
-            guard out.count >= 1 << 16 else { continue }
+            guard out.count >= 1024 else { continue }
             let stepHere = "\(step == "raw kernel" ? "embedded" : step) \(fmt.rawValue) stream at \(hex(offset))"
             var sub: [String] = []
             if let image = try? unwrap(

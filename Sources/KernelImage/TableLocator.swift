@@ -261,14 +261,18 @@ public enum TableLocator {
 
     /// Interprets `n` words at `o` as offsets from `base`: plain or absolute-percpu, whichever
     /// comes out sorted.
-    static func offsetInterpretations(_ words: [UInt32], base: UInt64) -> (TableLayout.AddressKind, [UInt64])? {
+    /// The kernel sets `kallsyms_relative_base` to the address of the first symbol that is not
+    /// absolute, so a right reading has a word that decodes to the base itself.
+    static func offsetInterpretations(_ words: [UInt32], base: UInt64, pointerSize: Int) -> (TableLayout.AddressKind, [UInt64])? {
+        let limit: UInt64 = pointerSize == 8 ? .max : 0xFFFF_FFFF
         let anyNegative = words.contains { Int32(bitPattern: $0) < 0 }
-        if anyNegative {
+        if anyNegative, words.contains(0xFFFF_FFFF) {
             let percpu = TableDecoder.addresses(.offsets(words, relativeBase: base, absolutePercpu: true))
-            if sorted(percpu) { return (.absolutePercpu, percpu) }
+            if sorted(percpu), percpu.last! <= limit { return (.absolutePercpu, percpu) }
         }
+        guard words.contains(0) else { return nil }
         let plain = TableDecoder.addresses(.offsets(words, relativeBase: base, absolutePercpu: false))
-        if sorted(plain) { return (.baseRelative, plain) }
+        if sorted(plain), plain.last! <= limit { return (.baseRelative, plain) }
         return nil
     }
 
@@ -343,19 +347,28 @@ public enum TableLocator {
         return scored[0].0
     }
 
-    /// Addresses for the 6.4+ order: right after the token index.
+    /// Addresses for the 6.4+ order: right after the token index. Tried in turn: offsets +
+    /// relative base + seqs (6.4 ... 6.x), absolute addresses + seqs, place-relative offsets +
+    /// seqs (7.0). Each must come out sorted and be followed by a valid seqs_of_names.
     static func addressesAfterIndex(
         _ after: Int, n: Int, ptr: Int, _ r: Reader, hints: ScanHints
-    ) -> (AddressHit, seqsOffset: Int?, seqs: [UInt32]?)? {
+    ) -> (AddressHit, seqsOffset: Int, seqs: [UInt32])? {
         let b = r.b
+        func seqsAfter(_ end: Int) -> (Int, [UInt32])? {
+            for pad in 0 ..< 8 {
+                let so = end + pad
+                guard r.zeros(end, so) else { return nil }
+                if let s = seqs(at: so, count: n, b) { return (so, s) }
+            }
+            return nil
+        }
         for pad in 0 ..< 8 {
             let o = after + pad
             guard r.ok(o, 4 * n) else { break }
             if pad > 0 && b[o - 1] != 0 { break }
-            guard aligned(o, 4, hints) else { continue }
-            // Offsets + relative base (+ seqs).
-            if let w = words(o, n, r) {
-                let endOffsets = o + 4 * n
+            guard aligned(o, 4, hints), let w = words(o, n, r) else { continue }
+            let endOffsets = o + 4 * n
+            if aligned(o, ptr, hints) {
                 for rbPad in 0 ..< 8 {
                     let rb = endOffsets + rbPad
                     guard r.ok(rb, ptr), r.zeros(endOffsets, rb) else { break }
@@ -366,56 +379,36 @@ public enum TableLocator {
                         base = fixed
                         recovered = true
                     }
-                    guard let (kind, addrs) = offsetInterpretations(w, base: base) else { continue }
-                    // seqs follow the base (6.4+), or are absent (6.4 builds without them do not
-                    // exist; 6.2+ always has them).
-                    var seqsAt: Int?
-                    var seqsValue: [UInt32]?
-                    for sPad in 0 ..< 8 {
-                        let so = rb + ptr + sPad
-                        if let s = seqs(at: so, count: n, b) {
-                            seqsAt = so
-                            seqsValue = s
-                            break
-                        }
-                    }
-                    guard seqsAt != nil else { continue }
+                    guard let (kind, addrs) = offsetInterpretations(w, base: base, pointerSize: ptr),
+                        let (so, s) = seqsAfter(rb + ptr)
+                    else { continue }
                     let hit = AddressHit(
-                        kind: kind, offset: o, encoding: .offsets(w, relativeBase: base, absolutePercpu: kind == .absolutePercpu),
+                        kind: kind, offset: o,
+                        encoding: .offsets(w, relativeBase: base, absolutePercpu: kind == .absolutePercpu),
                         addresses: addrs, relativeBaseOffset: rb, relativeBaseRecovered: recovered, afterEnd: rb + ptr)
-                    return (hit, seqsAt, seqsValue)
+                    return (hit, so, s)
                 }
-                // 7.0: place-relative offsets, seqs straight after.
-                if let at = hints.addressOfOffset?(o) ?? hints.imageBase.map({ $0 &+ UInt64(o) }) {
-                    let addrs = (0 ..< n).map { i in
-                        at &+ UInt64(4 * i) &+ UInt64(bitPattern: Int64(Int32(bitPattern: w[i])))
-                    }
-                    if sorted(addrs) {
-                        for sPad in 0 ..< 8 {
-                            let so = endOffsets + sPad
-                            if let s = seqs(at: so, count: n, b) {
-                                let hit = AddressHit(
-                                    kind: .placeRelative, offset: o, encoding: .addresses(addrs, absolute: []),
-                                    addresses: addrs, relativeBaseOffset: nil, relativeBaseRecovered: false, afterEnd: endOffsets)
-                                return (hit, so, s)
-                            }
-                        }
+                if r.ok(o, ptr * n) {
+                    let a = (0 ..< n).map { r.word(o + ptr * $0, ptr) }
+                    if sorted(a), a.last != 0, let (so, s) = seqsAfter(o + ptr * n) {
+                        let hit = AddressHit(
+                            kind: .absolute, offset: o, encoding: .addresses(a, absolute: []), addresses: a,
+                            relativeBaseOffset: nil, relativeBaseRecovered: false, afterEnd: o + ptr * n)
+                        return (hit, so, s)
                     }
                 }
             }
-            // Absolute, pointer-sized (6.4 ... 6.10 without base-relative).
-            if r.ok(o, ptr * n) {
-                let a = (0 ..< n).map { r.word(o + ptr * $0, ptr) }
-                if sorted(a), a.last != 0 {
-                    for sPad in 0 ..< 8 {
-                        let so = o + ptr * n + sPad
-                        if let s = seqs(at: so, count: n, b) {
-                            let hit = AddressHit(
-                                kind: .absolute, offset: o, encoding: .addresses(a, absolute: []), addresses: a,
-                                relativeBaseOffset: nil, relativeBaseRecovered: false, afterEnd: o + ptr * n)
-                            return (hit, so, s)
-                        }
-                    }
+            // 7.0: place-relative offsets, seqs straight after.
+            if let at = hints.addressOfOffset?(o) ?? hints.imageBase.map({ $0 &+ UInt64(o) }) {
+                let mask: UInt64 = ptr == 8 ? .max : 0xFFFF_FFFF
+                let addrs = (0 ..< n).map { i in
+                    (at &+ UInt64(4 * i) &+ UInt64(bitPattern: Int64(Int32(bitPattern: w[i])))) & mask
+                }
+                if sorted(addrs), let (so, s) = seqsAfter(endOffsets) {
+                    let hit = AddressHit(
+                        kind: .placeRelative, offset: o, encoding: .addresses(addrs, absolute: []), addresses: addrs,
+                        relativeBaseOffset: nil, relativeBaseRecovered: false, afterEnd: endOffsets)
+                    return (hit, so, s)
                 }
             }
         }
@@ -435,14 +428,14 @@ public enum TableLocator {
                     let oe = rb - oPad
                     if oPad > 0 && !r.zeros(oe, rb) { break }
                     let o = oe - 4 * n
-                    guard o >= 0, let w = words(o, n, r) else { continue }
+                    guard o >= 0, aligned(o, ptr, hints), let w = words(o, n, r) else { continue }
                     var base = stored
                     var recovered = false
                     if base == 0, let fixed = relocatedBase(at: rb, words: w, r, hints: hints) {
                         base = fixed
                         recovered = true
                     }
-                    if let (kind, addrs) = offsetInterpretations(w, base: base) {
+                    if let (kind, addrs) = offsetInterpretations(w, base: base, pointerSize: ptr) {
                         return AddressHit(
                             kind: kind, offset: o,
                             encoding: .offsets(w, relativeBase: base, absolutePercpu: kind == .absolutePercpu),
@@ -483,13 +476,25 @@ public enum TableLocator {
         for hit in hits {
             let r = Reader(b: b, le: hit.littleEndian)
             let pointerSizes = hints.pointerSize.map { [$0] } ?? [8, 4]
+            var placeRelative64: LocatedTable?
             for ptr in pointerSizes {
                 do {
-                    if let found = try attempt(hit, ptr: ptr, r, hints: hints) { return found }
+                    if let found = try attempt(hit, ptr: ptr, r, hints: hints) {
+                        // 7.0 place-relative tables look the same to 64- and 32-bit readings;
+                        // addresses that all fit 32 bits (with a 32-bit base) mean a 32-bit kernel.
+                        if found.layout.addressKind == .placeRelative, hints.pointerSize == nil, ptr == 8,
+                            (found.table.symbols.addresses.last ?? 0) <= 0xFFFF_FFFF
+                        {
+                            placeRelative64 = found
+                            continue
+                        }
+                        return found
+                    }
                 } catch let e as KallsymsError {
                     reasons.append(e.message)
                 }
             }
+            if let found = placeRelative64 { return found }
             reasons.append("token table at 0x\(String(hit.start, radix: 16)): no markers/names/addresses agree with it")
         }
         throw KallsymsError(.malformed, "no consistent kallsyms table: " + reasons.joined(separator: "; "))
