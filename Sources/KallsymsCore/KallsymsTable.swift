@@ -52,7 +52,7 @@ public struct KallsymsTable: Sendable, Equatable {
     public var format: KallsymsFormat
     /// The symbols in table (address) order, with the type byte as stored (`A` for absolute
     /// per-cpu symbols). `symbols.count` is `kallsyms_num_syms`.
-    public var symbols: SymbolList
+    public var symbols: SymbolList { didSet { landmarks = Landmarks(self) } }
     /// `kallsyms_names`: per symbol, a ULEB128-style length (1 or 2 bytes) and its token bytes.
     public var names: [UInt8]
     /// `kallsyms_markers`: the offset in `names` of every 256th symbol.
@@ -63,7 +63,7 @@ public struct KallsymsTable: Sendable, Equatable {
     public var tokenIndex: [UInt16]
     public var addressEncoding: AddressEncoding
     /// `kallsyms_seqs_of_names`: address-order indices in name order (stored as 3 bytes each).
-    public var seqsOfNames: [UInt32]
+    public var seqsOfNames: [UInt32] { didSet { landmarks = Landmarks(self) } }
     /// The address of `_text`, which `kallsyms_relative_base` and relative addresses are
     /// expressed against (the one relocation of the table object).
     public var textAddress: UInt64
@@ -82,7 +82,12 @@ public struct KallsymsTable: Sendable, Equatable {
         self.addressEncoding = addressEncoding
         self.seqsOfNames = seqsOfNames
         self.textAddress = textAddress
+        self.landmarks = Landmarks()
+        self.landmarks = Landmarks(self)
     }
+
+    /// The section boundaries the kernel's lookups check (`is_ksym_addr`), found once.
+    public private(set) var landmarks: Landmarks
 
     public var numSyms: Int { symbols.count }
 
@@ -101,5 +106,39 @@ public struct KallsymsTable: Sendable, Equatable {
             return Int64(bitPattern: base &- textAddress)
         }
         return 0
+    }
+}
+
+/// `_stext`, `_etext`, `_sinittext`, `_einittext`, `_end` of a table, where present.
+public struct Landmarks: Sendable, Equatable {
+    public var stext: UInt64?
+    public var etext: UInt64?
+    public var sinittext: UInt64?
+    public var einittext: UInt64?
+    public var end: UInt64?
+
+    init() {}
+
+    init(_ t: KallsymsTable) {
+        stext = t.address(of: "_stext")
+        etext = t.address(of: "_etext")
+        sinittext = t.address(of: "_sinittext")
+        einittext = t.address(of: "_einittext")
+        end = t.address(of: "_end")
+    }
+
+    /// The kernel's `is_ksym_addr`: inside [_stext, _end] when the table has `_end`
+    /// (CONFIG_KALLSYMS_ALL), else inside the text or init text. Boundaries a table lacks do
+    /// not restrict.
+    public func contains(_ a: UInt64) -> Bool {
+        if let s = stext, a < s {
+            guard let si = sinittext, let ei = einittext, a >= si, a < ei else { return false }
+        }
+        if let e = end { return a <= e }
+        if let e = etext, a >= e {
+            if let si = sinittext, let ei = einittext, a >= si, a < ei { return true }
+            return false
+        }
+        return true
     }
 }

@@ -57,7 +57,7 @@ extension KallsymsTable: RandomAccessCollection {
     /// The last symbol's size runs to `_einittext` (for init text), `_end` or `_etext`, as the
     /// kernel decides; addresses past that end are not found.
     public func lookup(address: UInt64) -> AddressMatch? {
-        guard let i = position(of: address) else { return nil }
+        guard landmarks.contains(address), let i = position(of: address) else { return nil }
         let start = symbols.addresses[i]
         var end: UInt64?
         var j = i + 1
@@ -78,8 +78,8 @@ extension KallsymsTable: RandomAccessCollection {
     /// above it.
     func sectionEnd(after start: UInt64) -> UInt64? {
         var best: UInt64?
-        for n in ["_einittext", "_end", "_etext"] {
-            if let a = address(of: n), a > start, best == nil || a < best! { best = a }
+        for a in [landmarks.einittext, landmarks.end, landmarks.etext] {
+            if let a, a > start, best == nil || a < best! { best = a }
         }
         return best
     }

@@ -1,0 +1,33 @@
+import ArgumentParser
+import KallsymsCore
+import KernelImage
+
+struct Symbolize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Symbolize a kernel log (oops, backtrace; x86 and arm64 formats) with an image's table.",
+        discussion: """
+            Raw addresses gain name+0xoff/0xsize; name+0xoff/0xsize forms gain the link-time \
+            address they stand for, and a note when the log's size disagrees with the image. The \
+            KASLR slide comes from --slide, else from the log ("Kernel Offset:" or address/symbol \
+            pairs), else 0; the choice is reported on stderr.
+            """)
+
+    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel.")
+    var image: String
+
+    @Argument(help: "The log file (default: standard input).")
+    var log: String?
+
+    @Option(help: "The KASLR slide (run-time minus link-time address).")
+    var slide: String?
+
+    func run() throws {
+        let k = try KernelImage.read(path: image)
+        let text = try FileIO.read(log ?? "/dev/stdin")
+        let given = try slide.map { try parseSigned($0, what: "--slide") }
+        var s = LogSymbolizer(table: k.table, pointerSize: k.layout.pointerSize, slide: given)
+        let out = s.symbolize(log: text, deriveSlide: given == nil)
+        printError("kallsyms: slide 0x\(String(UInt64(bitPattern: s.slide), radix: 16)) from \(s.slideSource)")
+        writeStdout(out)
+    }
+}

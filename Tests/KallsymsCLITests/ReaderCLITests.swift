@@ -1,0 +1,89 @@
+import Foundation
+import KallsymsCore
+import KallsymsTestSupport
+import Testing
+
+/// `info`, `dump`, `lookup` and `symbolize` on Debian's real 6.12 amd64 bzImage, checked against
+/// the System.map of the same build.
+@Suite struct ReaderCLITests {
+    static func run(_ args: [String], stdin: [UInt8]? = nil) throws -> (status: Int32, out: String, err: String) {
+        let r = try runProcess(CLITests.kallsyms, args, stdin: stdin)
+        return (r.status, String(decoding: r.stdout, as: UTF8.self), String(decoding: r.stderr, as: UTF8.self))
+    }
+
+    @Test func dumpEqualsTheSystemMapsTableEntries() throws {
+        let (image, map) = try DebianData.kernel("6.12", "amd64", map: true)
+        let r = try Self.run(["dump", image])
+        #expect(r.status == 0)
+        // The lines are the table generated from the same build's System.map (Debian's flags),
+        // in table order, `%016x %c %s`.
+        let table = try KallsymsGenerator.generate(
+            mapBytes: FileIO.read(map!), options: GeneratorOptions(allSymbols: true, absolutePercpu: true))
+        var expected = ""
+        for i in 0 ..< table.symbols.count {
+            let hex = String(table.symbols.addresses[i], radix: 16)
+            expected += String(repeating: "0", count: 16 - hex.count) + hex + " "
+            expected += String(Character(Unicode.Scalar(table.symbols.type(i)))) + " " + table.symbols.nameString(i) + "\n"
+        }
+        let same = r.out == expected
+        #expect(same, "dump differs from the generated table")
+        #expect(r.out.contains("0000000000000000 A fixed_percpu_data\n"))
+        let json = try Self.run(["dump", "--format", "json", image])
+        #expect(json.status == 0)
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [[String: String]]
+        #expect(parsed?.count == 162_959)
+        #expect(parsed?.first?["name"] != nil)
+    }
+
+    @Test func infoLookupAndSymbolize() throws {
+        let (image, _) = try DebianData.kernel("6.12", "amd64")
+        let info = try Self.run(["info", image])
+        #expect(info.status == 0)
+        #expect(info.out.contains("bzImage payload"))
+        #expect(info.out.contains("zstd"))
+        #expect(info.out.contains("array order 6.4+, absolute-percpu"))
+        #expect(info.out.contains("symbols:       162959"))
+
+        let l = try Self.run(["lookup", image, "start_kernel", "0xffffffff81000012", "ffffffff83338a90"])
+        #expect(l.status == 0)
+        #expect(
+            l.out == """
+                ffffffff83338a80 T start_kernel
+                ffffffff81000012 sev_es_terminate+0x2/0x30
+                ffffffff83338a90 start_kernel+0x10/0x890
+
+                """)
+        let slid = try Self.run(["lookup", "--slide", "0x20000000", image, "0xffffffffa1000012", "start_kernel"])
+        #expect(slid.out == "ffffffffa1000012 sev_es_terminate+0x2/0x30\nffffffffa3338a80 T start_kernel\n")
+        let missing = try Self.run(["lookup", image, "no_such_symbol", "0x10"])
+        #expect(missing.status == 1)
+        #expect(missing.out == "? ? no_such_symbol\n0000000000000010 ?\n")
+
+        let log = """
+            RIP: 0010:x86_pmu_enable+0x2bf/0x350
+            RSP: 0018:ffffc90000013e38 EFLAGS: 00010246
+             [<ffffffffa1162d70>] ? _printk+0x10/0x60
+             ffffffffa1000012
+            Kernel Offset: 0x20000000 from 0xffffffff81000000 (relocation range: 0xffffffff80000000-0xffffffffbfffffff)
+            """
+        let s = try Self.run(["symbolize", image], stdin: Array(log.utf8))
+        #expect(s.status == 0)
+        #expect(s.err.contains("slide 0x20000000"))
+        #expect(
+            s.out == """
+                RIP: 0010:x86_pmu_enable+0x2bf/0x350 (0xffffffff8100ffff)
+                RSP: 0018:ffffc90000013e38 EFLAGS: 00010246
+                 [<ffffffffa1162d70>] ? _printk+0x10/0x60 (0xffffffff81162d70; this image says size 0x80)
+                 ffffffffa1000012 sev_es_terminate+0x2/0x30
+                Kernel Offset: 0x20000000 from 0xffffffff81000000 (relocation range: 0xffffffff80000000-0xffffffffbfffffff)
+                """)
+        // Without the Kernel Offset line the slide comes from the address/symbol pair.
+        let noOffset = log.split(separator: "\n").dropLast().joined(separator: "\n")
+        let s2 = try Self.run(["symbolize", image], stdin: Array(noOffset.utf8))
+        #expect(s2.err.contains("slide 0x20000000 from 1 address/symbol pair"))
+        // A file that is not a kernel: exit 2 and the file named.
+        let bad = try Self.run(["info", "/etc/hostname"])
+        #expect(bad.status == 2)
+        #expect(bad.err.contains("/etc/hostname"))
+    }
+}
