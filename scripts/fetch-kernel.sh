@@ -34,6 +34,9 @@ esac
 
 out="$cache/kernels/$version-$arch"
 mkdir -p "$cache/debs" "$out"
+# Tests run in parallel and may ask for the same kernel at once: one fetch at a time.
+exec 9>"$cache/.fetch-kernel.lock"
+flock 9
 
 ensure_arch() {
     [ "$arch" = "$(dpkg --print-architecture)" ] && return 0
