@@ -30,6 +30,8 @@ let package = Package(
                 "KallsymsCore", "ELFKit", "KernelImage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // Lookup throughput on a real image (scripts/bench-reader).
+        .executableTarget(name: "kallsyms-bench", dependencies: ["KallsymsCore", "KernelImage"]),
         // Locates (and builds on demand) the kernel's reference tools and the Debian data the
         // differential tests compare against. Never part of a product.
         .target(name: "KallsymsTestSupport", dependencies: ["KallsymsCore"]),

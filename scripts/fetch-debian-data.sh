@@ -41,7 +41,9 @@ fi
 extract() { # deb member dest
     local tmp
     tmp=$(mktemp -d "$cache/.extract.XXXXXX")
-    dpkg-deb --fsys-tarfile "$1" | tar -x -C "$tmp" "$2" || { rm -rf "$tmp"; die "cannot extract $2 from $1"; }
+    # tar stops at the member (--occurrence): dpkg-deb then dies of SIGPIPE, which is fine.
+    { dpkg-deb --fsys-tarfile "$1" 2>/dev/null || true; } | { tar -x --occurrence=1 -C "$tmp" "$2" 2>/dev/null || true; }
+    [ -s "$tmp/$2" ] || { rm -rf "$tmp"; die "cannot extract $2 from $1"; }
     mv "$tmp/$2" "$3.tmp.$$" && mv "$3.tmp.$$" "$3"
     rm -rf "$tmp"
 }

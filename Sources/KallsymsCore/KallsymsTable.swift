@@ -52,7 +52,7 @@ public struct KallsymsTable: Sendable, Equatable {
     public var format: KallsymsFormat
     /// The symbols in table (address) order, with the type byte as stored (`A` for absolute
     /// per-cpu symbols). `symbols.count` is `kallsyms_num_syms`.
-    public var symbols: SymbolList { didSet { landmarks = Landmarks(self) } }
+    public var symbols: SymbolList { didSet { prepared = nil } }
     /// `kallsyms_names`: per symbol, a ULEB128-style length (1 or 2 bytes) and its token bytes.
     public var names: [UInt8]
     /// `kallsyms_markers`: the offset in `names` of every 256th symbol.
@@ -63,7 +63,7 @@ public struct KallsymsTable: Sendable, Equatable {
     public var tokenIndex: [UInt16]
     public var addressEncoding: AddressEncoding
     /// `kallsyms_seqs_of_names`: address-order indices in name order (stored as 3 bytes each).
-    public var seqsOfNames: [UInt32] { didSet { landmarks = Landmarks(self) } }
+    public var seqsOfNames: [UInt32] { didSet { prepared = nil } }
     /// The address of `_text`, which `kallsyms_relative_base` and relative addresses are
     /// expressed against (the one relocation of the table object).
     public var textAddress: UInt64
@@ -82,12 +82,16 @@ public struct KallsymsTable: Sendable, Equatable {
         self.addressEncoding = addressEncoding
         self.seqsOfNames = seqsOfNames
         self.textAddress = textAddress
-        self.landmarks = Landmarks()
-        self.landmarks = Landmarks(self)
     }
 
-    /// The section boundaries the kernel's lookups check (`is_ksym_addr`), found once.
-    public private(set) var landmarks: Landmarks
+    /// Search helpers for lookups (`prepareLookups()`); nil until prepared or after a change.
+    var prepared: LookupIndex?
+
+    /// Builds the helpers that make `lookup(address:)` and `address(of:)` fast (a few
+    /// milliseconds for a kernel). Without it lookups are correct but build them each time.
+    public mutating func prepareLookups() {
+        if prepared == nil { prepared = LookupIndex(self) }
+    }
 
     public var numSyms: Int { symbols.count }
 
@@ -119,12 +123,14 @@ public struct Landmarks: Sendable, Equatable {
 
     init() {}
 
-    init(_ t: KallsymsTable) {
-        stext = t.address(of: "_stext")
-        etext = t.address(of: "_etext")
-        sinittext = t.address(of: "_sinittext")
-        einittext = t.address(of: "_einittext")
-        end = t.address(of: "_end")
+    /// Found with the name index being built (`prefixes`), not through the cache itself.
+    init(_ t: KallsymsTable, prefixes: [UInt64]) {
+        func at(_ n: String) -> UInt64? { t.firstIndex(named: Array(n.utf8), prefixes: prefixes).map { t.symbols.addresses[$0] } }
+        stext = at("_stext")
+        etext = at("_etext")
+        sinittext = at("_sinittext")
+        einittext = at("_einittext")
+        end = at("_end")
     }
 
     /// The kernel's `is_ksym_addr`: inside [_stext, _end] when the table has `_end`
@@ -142,3 +148,36 @@ public struct Landmarks: Sendable, Equatable {
         return true
     }
 }
+
+
+/// What makes lookups fast, derived from a table once: every 64th address (a small array that
+/// stays in cache for the first search steps) and, in name order, each name's first 8 bytes as a
+/// big-endian integer (most comparisons never touch the names).
+struct LookupIndex: Sendable, Equatable {
+    var landmarks: Landmarks
+    var sampledAddresses: [UInt64]
+    var namePrefixes: [UInt64]
+    static let sampleStride = 64
+
+    static func == (a: LookupIndex, b: LookupIndex) -> Bool { true }  // derived data: not part of equality
+
+    init(_ t: KallsymsTable) {
+        var sampled: [UInt64] = []
+        sampled.reserveCapacity(t.symbols.count / Self.sampleStride + 1)
+        for i in stride(from: 0, to: t.symbols.count, by: Self.sampleStride) { sampled.append(t.symbols.addresses[i]) }
+        var prefixes: [UInt64] = []
+        if t.seqsOfNames.count == t.symbols.count {
+            prefixes.reserveCapacity(t.symbols.count)
+            t.symbols.bytes.withUnsafeBufferPointer { arena in
+                for s in t.seqsOfNames {
+                    let r = t.symbols.range(Int(s))
+                    prefixes.append(KallsymsTable.prefixKey(UnsafeBufferPointer(rebasing: arena[r.lowerBound + 1 ..< r.upperBound])))
+                }
+            }
+        }
+        sampledAddresses = sampled
+        namePrefixes = prefixes
+        landmarks = Landmarks(t, prefixes: prefixes)
+    }
+}
+

@@ -15,7 +15,9 @@ public struct KallsymsSymbol: Sendable, Equatable {
 public struct AddressMatch: Sendable, Equatable {
     /// Index (address order) of the first alias at the symbol's address — the one the kernel prints.
     public var index: Int
-    public var name: String
+    /// The name's bytes (a view of the table's arena: no copy).
+    public var nameBytes: ArraySlice<UInt8>
+    public var name: String { String(decoding: nameBytes, as: UTF8.self) }
     public var address: UInt64
     public var offset: UInt64
     /// Up to the next higher address, or to the end of the text/kernel for the last symbol.
@@ -36,14 +38,44 @@ extension KallsymsTable: RandomAccessCollection {
             name: symbols.nameString(i))
     }
 
+    var lookupIndex: LookupIndex { prepared ?? LookupIndex(self) }
+
+    /// The first 8 bytes of a name, big-endian, zero-padded: integer order is name order.
+    @inline(__always)
+    static func prefixKey(_ name: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var k: UInt64 = 0
+        let n = Swift.min(8, name.count)
+        for i in 0 ..< n { k |= UInt64(name[i]) << UInt64(56 - 8 * i) }
+        return k
+    }
+
+    /// The section boundaries the kernel's lookups check (`is_ksym_addr`).
+    public var landmarks: Landmarks { lookupIndex.landmarks }
+
     /// The index of the last symbol at or below `address`, backed up to the first alias at that
     /// address (the kernel's `get_symbol_pos`); nil below the first symbol.
-    @inline(__always)
     public func position(of address: UInt64) -> Int? {
+        let sampled = lookupIndex.sampledAddresses
+        return position(of: address, sampled: sampled)
+    }
+
+    @inline(__always)
+    func position(of address: UInt64, sampled: [UInt64]) -> Int? {
         symbols.addresses.withUnsafeBufferPointer { a -> Int? in
             guard let first = a.first, address >= first else { return nil }
-            var low = 0
-            var high = a.count
+            // Last sample <= address, then the last entry <= address within its stride.
+            let blk = sampled.withUnsafeBufferPointer { s -> Int in
+                var base = 0
+                var n = s.count
+                while n > 1 {
+                    let half = n / 2
+                    base = s[base + half] <= address ? base + half : base
+                    n -= half
+                }
+                return base
+            }
+            var low = blk * LookupIndex.sampleStride
+            var high = Swift.min(low + LookupIndex.sampleStride, a.count)
             while high - low > 1 {
                 let mid = low + (high - low) / 2
                 if a[mid] <= address { low = mid } else { high = mid }
@@ -57,7 +89,10 @@ extension KallsymsTable: RandomAccessCollection {
     /// The last symbol's size runs to `_einittext` (for init text), `_end` or `_etext`, as the
     /// kernel decides; addresses past that end are not found.
     public func lookup(address: UInt64) -> AddressMatch? {
-        guard landmarks.contains(address), let i = position(of: address) else { return nil }
+        let index = lookupIndex
+        guard index.landmarks.contains(address), let i = position(of: address, sampled: index.sampledAddresses) else {
+            return nil
+        }
         let start = symbols.addresses[i]
         var end: UInt64?
         var j = i + 1
@@ -67,16 +102,15 @@ extension KallsymsTable: RandomAccessCollection {
             j += 1
         }
         if end == nil {
-            end = sectionEnd(after: start)
+            end = sectionEnd(after: start, index.landmarks)
         }
         guard let stop = end, address < stop else { return nil }
-        return AddressMatch(
-            index: i, name: symbols.nameString(i), address: start, offset: address - start, size: stop - start)
+        return AddressMatch(index: i, nameBytes: symbols.name(i), address: start, offset: address - start, size: stop - start)
     }
 
     /// The end the kernel uses for the last symbol: the nearest of `_einittext`, `_end`, `_etext`
     /// above it.
-    func sectionEnd(after start: UInt64) -> UInt64? {
+    func sectionEnd(after start: UInt64, _ landmarks: Landmarks) -> UInt64? {
         var best: UInt64?
         for a in [landmarks.einittext, landmarks.end, landmarks.etext] {
             if let a, a > start, best == nil || a < best! { best = a }
@@ -92,29 +126,40 @@ extension KallsymsTable: RandomAccessCollection {
     /// The address-order index of the first (lowest-address) symbol called `name`, by binary
     /// search over `seqsOfNames` (name order).
     public func firstIndex(named name: [UInt8]) -> Int? {
-        guard seqsOfNames.count == symbols.count, !name.isEmpty else { return linearIndex(of: name) }
+        firstIndex(named: name, prefixes: lookupIndex.namePrefixes)
+    }
+
+    func firstIndex(named name: [UInt8], prefixes: [UInt64]) -> Int? {
+        guard seqsOfNames.count == symbols.count, prefixes.count == symbols.count, !name.isEmpty else {
+            return linearIndex(of: name)
+        }
         return name.withUnsafeBufferPointer { want -> Int? in
-            symbols.bytes.withUnsafeBufferPointer { arena -> Int? in
+            let key = Self.prefixKey(want)
+            return symbols.bytes.withUnsafeBufferPointer { arena -> Int? in
                 symbols.starts.withUnsafeBufferPointer { starts in
                     symbols.ends.withUnsafeBufferPointer { ends in
                         seqsOfNames.withUnsafeBufferPointer { seqs -> Int? in
-                            // compare(k) < 0: entry k's name sorts before `name`.
-                            func compare(_ k: Int) -> Int {
-                                let s = Int(seqs[k])
-                                let from = Int(starts[s]) + 1
-                                let len = Int(ends[s]) - from
-                                let c = memcmp(arena.baseAddress! + from, want.baseAddress!, Swift.min(len, want.count))
-                                if c != 0 { return Int(c) }
-                                return len - want.count
+                            prefixes.withUnsafeBufferPointer { keys -> Int? in
+                                // compare(k) < 0: entry k's name sorts before `name`.
+                                func compare(_ k: Int) -> Int {
+                                    let pk = keys[k]
+                                    if pk != key { return pk < key ? -1 : 1 }
+                                    let s = Int(seqs[k])
+                                    let from = Int(starts[s]) + 1
+                                    let len = Int(ends[s]) - from
+                                    let c = memcmp(arena.baseAddress! + from, want.baseAddress!, Swift.min(len, want.count))
+                                    if c != 0 { return Int(c) }
+                                    return len - want.count
+                                }
+                                var low = 0
+                                var high = seqs.count
+                                while low < high {
+                                    let mid = low + (high - low) / 2
+                                    if compare(mid) < 0 { low = mid + 1 } else { high = mid }
+                                }
+                                guard low < seqs.count, compare(low) == 0 else { return nil }
+                                return Int(seqs[low])
                             }
-                            var low = 0
-                            var high = seqs.count
-                            while low < high {
-                                let mid = low + (high - low) / 2
-                                if compare(mid) < 0 { low = mid + 1 } else { high = mid }
-                            }
-                            guard low < seqs.count, compare(low) == 0 else { return nil }
-                            return Int(seqs[low])
                         }
                     }
                 }

@@ -19,6 +19,13 @@ public struct KernelImage: Sendable {
     public var layout: TableLayout
     /// The load address of each array, when the image says (ELF); file offsets are in `layout`.
     public var tableAddresses: [String: UInt64]
+    /// The kernel's bytes after unwrapping (what `layout`'s offsets refer to).
+    public var kernelBytes: [UInt8]
+    /// Loadable segments (address, file offset, size, executable) when the kernel is an ELF.
+    public var segments: [(address: UInt64, offset: Int, size: Int, executable: Bool)]
+
+    /// `e_machine` when the kernel is an ELF.
+    public var elfMachine: UInt16?
 
     public var symbols: SymbolList { table.symbols }
 
@@ -232,9 +239,15 @@ public struct KernelImage: Sendable {
                 }
             }
         }
-        return finish(
+        var image = finish(
             located, bytes: b, steps: steps + [step, bySymbols ? "located by kallsyms_* symbols" : "located by scanning"],
             arch: arch, bySymbols: bySymbols, addresses: wanted)
+        image.segments = segments.compactMap { s in
+            guard s.offset <= UInt64(b.count), s.fileSize <= UInt64(b.count) - s.offset else { return nil }
+            return (s.virtualAddress, Int(s.offset), Int(s.fileSize), s.flags & 1 != 0)
+        }
+        image.elfMachine = elf.machine
+        return image
     }
 
     static func finish(
@@ -244,7 +257,7 @@ public struct KernelImage: Sendable {
         KernelImage(
             steps: steps, architecture: arch ?? guessArchitecture(located),
             banner: banner(in: bytes), kernelSize: bytes.count, locatedBySymbols: bySymbols, table: located.table,
-            layout: located.layout, tableAddresses: addresses)
+            layout: located.layout, tableAddresses: addresses, kernelBytes: bytes, segments: [], elfMachine: nil)
     }
 
     /// The `Linux version …` string.

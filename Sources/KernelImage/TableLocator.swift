@@ -588,10 +588,11 @@ public enum TableLocator {
             tokenTableOffset: hit.start, tokenTableSize: hit.end - hit.start, tokenIndexOffset: hit.indexOffset,
             addressesOffset: address.offset, relativeBaseOffset: address.relativeBaseOffset, seqsOfNamesOffset: seqsOffset)
         let text = symbols.firstAddress(named: "_text") ?? address.addresses.first ?? 0
-        let table = KallsymsTable(
+        var table = KallsymsTable(
             format: order == .before62 ? .linux61 : .linux612, symbols: symbols, names: namesBytes, markers: m.values,
             tokenTable: tokenTable, tokenIndex: hit.tokenIndex, addressEncoding: address.encoding,
             seqsOfNames: seqsOfNames, textAddress: text)
+        table.prepareLookups()
         return LocatedTable(table: table, layout: layout)
     }
 

@@ -86,4 +86,36 @@ import Testing
         #expect(bad.status == 2)
         #expect(bad.err.contains("/etc/hostname"))
     }
+
+    /// `kallsyms elf` output is accepted by nm, objdump and gdb, with every recovered symbol.
+    @Test(arguments: ["6.12-amd64", "6.1-arm64", "6.1-s390x"])
+    func recoveredELFWorksWithBinutilsAndGdb(_ which: String) throws {
+        let parts = which.split(separator: "-").map(String.init)
+        let (image, _) = try DebianData.kernel(parts[0], parts[1])
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/kernel.elf"
+        let r = try Self.run(["elf", image, "-o", out])
+        #expect(r.status == 0, "\(r.err)")
+        let dump = try Self.run(["dump", image]).out.split(separator: "\n")
+        // nm lists every symbol that is not absolute, at its address, with its name.
+        let nm = try runProcess("/usr/bin/nm", ["-n", out])
+        #expect(nm.status == 0)
+        var fromNm = Set<String>()
+        for line in String(decoding: nm.stdout, as: UTF8.self).split(separator: "\n") {
+            let f = line.split(separator: " ", maxSplits: 2)
+            if f.count == 3 { fromNm.insert("\(f[0]) \(f[2])") }
+        }
+        var missing = 0
+        for line in dump {
+            let f = line.split(separator: " ", maxSplits: 2)
+            if f[1] == "A" || f[1] == "a" { continue }
+            if !fromNm.contains("\(f[0]) \(f[2])") { missing += 1 }
+        }
+        #expect(missing == 0)
+        let gdb = try runProcess("/usr/bin/gdb", ["-batch", "-nx", "-ex", "info address start_kernel", out])
+        #expect(String(decoding: gdb.stdout, as: UTF8.self).contains("Symbol \"start_kernel\" is at 0x"))
+        let objdump = try runProcess("/usr/bin/objdump", ["-h", out])
+        #expect(objdump.status == 0)
+    }
 }

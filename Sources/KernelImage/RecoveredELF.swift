@@ -1,0 +1,70 @@
+import ELFKit
+import KallsymsCore
+
+/// An ELF file carrying a kernel's code and the symbols recovered from its kallsyms table, as
+/// vmlinux-to-elf makes: for `nm`, `objdump -d` and gdb.
+public enum RecoveredELF {
+    static let machines: [String: UInt16] = [
+        "x86_64": 62, "i386": 3, "arm64": 183, "arm": 40, "ppc64": 21, "ppc64le": 21, "ppc": 20, "s390x": 22,
+        "riscv64": 243, "riscv32": 243, "loongarch": 258,
+    ]
+
+    /// The address of the kernel's first byte for raw images: `base` when given, else `_text`,
+    /// else (arm64) the 2 MiB-aligned start below the relative base.
+    public static func imageBase(_ k: KernelImage, base: UInt64?) throws -> UInt64 {
+        if let base { return base }
+        if let t = k.table.address(of: "_text") { return t }
+        if k.architecture == "arm64", case .offsets(_, let rb, _) = k.table.addressEncoding, rb != 0 {
+            return rb & ~UInt64(0x1F_FFFF)
+        }
+        throw KallsymsError(
+            .usage, "the image does not say where it is loaded (no _text symbol); give the address of its first byte with --base")
+    }
+
+    public static func make(_ k: KernelImage, base: UInt64? = nil) throws -> [UInt8] {
+        guard let machine = k.elfMachine ?? k.architecture.flatMap({ machines[$0] }) else {
+            throw KallsymsError(.usage, "unknown architecture: cannot choose an ELF machine")
+        }
+        var w = ELFImageWriter(is64: k.layout.pointerSize == 8, littleEndian: k.layout.littleEndian, machine: machine)
+        if !k.segments.isEmpty {
+            for (i, s) in k.segments.enumerated() {
+                w.regions.append(
+                    .init(
+                        name: s.executable ? ".text.\(i)" : ".data.\(i)", address: s.address,
+                        bytes: Array(k.kernelBytes[s.offset ..< s.offset + s.size]), executable: s.executable))
+            }
+        } else {
+            let start = try imageBase(k, base: base)
+            w.regions.append(.init(name: ".kernel", address: start, bytes: k.kernelBytes, executable: true))
+        }
+        let t = k.table
+        let s = t.symbols
+        w.symbols.reserveCapacity(s.count)
+        for i in 0 ..< s.count {
+            let a = s.addresses[i]
+            let type = s.type(i)
+            var size: UInt64 = 0
+            var j = i + 1
+            while j < s.count && s.addresses[j] == a { j += 1 }
+            if j < s.count { size = s.addresses[j] - a }
+            let region = w.regions.firstIndex { a >= $0.address && a - $0.address < UInt64($0.bytes.count) }
+            let lower = type | 0x20
+            let elfType: UInt8 =
+                switch lower {
+                case UInt8(ascii: "t"), UInt8(ascii: "w"): ELF.sttFUNC
+                case UInt8(ascii: "d"), UInt8(ascii: "b"), UInt8(ascii: "r"), UInt8(ascii: "g"), UInt8(ascii: "s"),
+                    UInt8(ascii: "v"):
+                    ELF.sttOBJECT
+                default: ELF.sttNOTYPE
+                }
+            let binding: UInt8 =
+                lower == UInt8(ascii: "w") || lower == UInt8(ascii: "v")
+                ? ELF.stbWEAK : (type == lower ? ELF.stbLOCAL : ELF.stbGLOBAL)
+            w.symbols.append(
+                .init(
+                    name: Array(s.name(i)), value: a, size: region == nil ? 0 : size, binding: binding, type: elfType,
+                    region: lower == UInt8(ascii: "a") ? nil : region))
+        }
+        return w.write()
+    }
+}

@@ -1,0 +1,24 @@
+import ArgumentParser
+import KallsymsCore
+import KernelImage
+
+struct Elf: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write an ELF file with the kernel's code and its recovered symbols (for nm, objdump, gdb).")
+
+    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel.")
+    var image: String
+
+    @Option(name: .shortAndLong, help: "The ELF file to write (written to a temporary name, then renamed).")
+    var output: String
+
+    @Option(help: "Load address of the kernel's first byte, for raw images without a _text symbol.")
+    var base: String?
+
+    func run() throws {
+        let k = try KernelImage.read(path: image)
+        let b = try base.map { UInt64(bitPattern: try parseSigned($0, what: "--base")) }
+        let bytes = try RecoveredELF.make(k, base: b)
+        try FileIO.writeAtomically(output, bytes: bytes, mode: 0o755)
+    }
+}
