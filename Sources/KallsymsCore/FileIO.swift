@@ -20,10 +20,28 @@ public enum FileIO {
         if (st.st_mode & S_IFMT) == S_IFDIR { throw KallsymsError(.io, "is a directory", file: path) }
         let size = Int(st.st_size)
         if size > maxSize { throw KallsymsError(.io, "file too large (\(size) bytes)", file: path) }
+        // Regular files: read straight into an array of the right size (no zero fill, no
+        // chunk copies). Pipes and /proc files report 0 or a wrong size: read them in chunks.
         var result = [UInt8]()
-        // Regular files: one allocation of the right size. Pipes and /proc files report 0 or a
-        // wrong size, so keep reading until EOF either way.
-        result.reserveCapacity(size > 0 ? size + 1 : 1 << 16)
+        if (st.st_mode & S_IFMT) == S_IFREG && size > 0 {
+            var failure: Int32 = 0
+            result = [UInt8](unsafeUninitializedCapacity: size) { buf, count in
+                var got = 0
+                while got < size {
+                    let n = Glibc.read(fd, buf.baseAddress! + got, size - got)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        failure = errno
+                        break
+                    }
+                    if n == 0 { break }
+                    got += n
+                }
+                count = got
+            }
+            if failure != 0 { throw KallsymsError(.io, errnoMessage(failure), file: path) }
+            if result.count < size { return result }  // the file shrank while we read it
+        }
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }

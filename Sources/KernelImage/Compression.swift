@@ -1,6 +1,10 @@
 import CCompression
 import KallsymsCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The compressions Linux uses for its images, recognised by their magic bytes and decoded by
 /// the system's libraries (zlib, liblzma, libzstd, liblz4, libbz2).
 public enum Compression: String, CaseIterable, Sendable {
@@ -54,50 +58,73 @@ public enum Compression: String, CaseIterable, Sendable {
 public enum Decompressor {
     public static let defaultLimit = 1 << 30
 
+    /// `sizeHint`: the expected output size, when a container says (kernel payloads end with it).
     public static func decompress(
-        _ input: UnsafeBufferPointer<UInt8>, format: Compression, limit: Int = defaultLimit
+        _ input: UnsafeBufferPointer<UInt8>, format: Compression, limit: Int = defaultLimit, sizeHint: Int? = nil
     ) throws -> [UInt8] {
         guard let base = input.baseAddress, !input.isEmpty else {
             throw KallsymsError(.malformed, "empty \(format.rawValue) stream")
         }
+        var hint = sizeHint
+        if format == .zstd {
+            let declared = ZSTD_getFrameContentSize(base, input.count)
+            if declared < UInt64(Int.max) / 2 { hint = Int(declared) }
+        }
+        if let h = hint, h < 0 || h > limit { hint = nil }
         switch format {
-        case .gzip: return try inflate(base, input.count, limit)
-        case .xz, .lzma: return try lzma(base, input.count, alone: format == .lzma, limit)
-        case .zstd: return try zstd(base, input.count, limit)
+        case .gzip: return try inflate(base, input.count, limit, hint)
+        case .xz, .lzma: return try lzma(base, input.count, alone: format == .lzma, limit, hint)
+        case .zstd: return try zstd(base, input.count, limit, hint)
         case .lz4: return try lz4Legacy(base, input.count, limit)
-        case .bzip2: return try bzip2(base, input.count, limit)
+        case .bzip2: return try bzip2(base, input.count, limit, hint)
         }
     }
 
-    /// Output grows in chunks; `body` fills `out[produced...]` and returns (bytes written, done).
+    /// Output goes straight into the result array, sized up front when the stream or its
+    /// container says how big it is (no zero fill, no copy); if that turns out too small, or
+    /// nothing was known, it grows by doubling. `body` fills `dst[0 ..< room]` and returns
+    /// (bytes written, done).
     private static func drive(
-        _ format: Compression, _ limit: Int, _ body: (UnsafeMutablePointer<UInt8>, Int) throws -> (Int, Bool)
+        _ format: Compression, _ limit: Int, _ sizeHint: Int?,
+        _ body: (UnsafeMutablePointer<UInt8>, Int) throws -> (Int, Bool)
     ) throws -> [UInt8] {
-        var out = [UInt8]()
-        var produced = 0
-        var capacity = 1 << 22
-        while true {
-            if produced == capacity || out.isEmpty {
-                if !out.isEmpty { capacity = min(capacity * 2, limit + 1) }
-                guard capacity > produced else {
-                    throw KallsymsError(.malformed, "\(format.rawValue) stream expands past \(limit) bytes")
-                }
-                out.append(contentsOf: repeatElement(0, count: capacity - out.count))
+        var capacity = min(max(sizeHint.map { $0 + 4096 } ?? (1 << 22), 1 << 16), limit + 1)
+        var finished = false
+        var out = try [UInt8](unsafeUninitializedCapacity: capacity) { buf, count in
+            var produced = 0
+            while produced < capacity {
+                let (n, done) = try body(buf.baseAddress! + produced, capacity - produced)
+                produced += n
+                if done { finished = true; break }
             }
-            let (n, done) = try out.withUnsafeMutableBufferPointer { buf in
-                try body(buf.baseAddress! + produced, capacity - produced)
-            }
-            produced += n
-            if done { break }
-            if produced > limit {
+            count = produced
+        }
+        while !finished {
+            guard out.count <= limit, capacity < limit + 1 else {
                 throw KallsymsError(.malformed, "\(format.rawValue) stream expands past \(limit) bytes")
             }
+            capacity = min(capacity * 2, limit + 1)
+            let have = out.count
+            var grown = [UInt8](unsafeUninitializedCapacity: capacity) { buf, count in
+                out.withUnsafeBufferPointer { buf.baseAddress!.update(from: $0.baseAddress!, count: have) }
+                count = have
+            }
+            let extra = try [UInt8](unsafeUninitializedCapacity: capacity - have) { buf, count in
+                var produced = 0
+                while produced < capacity - have {
+                    let (n, done) = try body(buf.baseAddress! + produced, capacity - have - produced)
+                    produced += n
+                    if done { finished = true; break }
+                }
+                count = produced
+            }
+            grown += extra
+            out = grown
         }
-        out.removeSubrange(produced...)
         return out
     }
 
-    private static func inflate(_ src: UnsafePointer<UInt8>, _ count: Int, _ limit: Int) throws -> [UInt8] {
+    private static func inflate(_ src: UnsafePointer<UInt8>, _ count: Int, _ limit: Int, _ hint: Int?) throws -> [UInt8] {
         var s = z_stream()
         // 16 + 15: a gzip wrapper with the largest window.
         guard inflateInit2_(&s, 16 + 15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -107,7 +134,7 @@ public enum Decompressor {
         s.next_in = UnsafeMutablePointer(mutating: src)
         var remaining = count
         s.avail_in = 0
-        return try drive(.gzip, limit) { dst, room in
+        return try drive(.gzip, limit, hint) { dst, room in
             if s.avail_in == 0 && remaining > 0 {
                 let n = min(remaining, Int(UInt32.max >> 1))
                 s.avail_in = UInt32(n)
@@ -130,7 +157,7 @@ public enum Decompressor {
         }
     }
 
-    private static func lzma(_ src: UnsafePointer<UInt8>, _ count: Int, alone: Bool, _ limit: Int) throws -> [UInt8] {
+    private static func lzma(_ src: UnsafePointer<UInt8>, _ count: Int, alone: Bool, _ limit: Int, _ hint: Int?) throws -> [UInt8] {
         var s = lzma_stream()
         let rc0 = alone ? lzma_alone_decoder(&s, UInt64.max) : lzma_stream_decoder(&s, UInt64.max, 0)
         guard rc0 == LZMA_OK else { throw KallsymsError(.malformed, "liblzma cannot start") }
@@ -138,7 +165,7 @@ public enum Decompressor {
         s.next_in = src
         s.avail_in = count
         let name: Compression = alone ? .lzma : .xz
-        return try drive(name, limit) { dst, room in
+        return try drive(name, limit, hint) { dst, room in
             s.next_out = dst
             s.avail_out = room
             // LZMA_FINISH: all input is present; a stream that needs more is truncated.
@@ -156,13 +183,13 @@ public enum Decompressor {
         }
     }
 
-    private static func zstd(_ src: UnsafePointer<UInt8>, _ count: Int, _ limit: Int) throws -> [UInt8] {
+    private static func zstd(_ src: UnsafePointer<UInt8>, _ count: Int, _ limit: Int, _ hint: Int?) throws -> [UInt8] {
         guard let d = ZSTD_createDCtx() else { throw KallsymsError(.malformed, "libzstd cannot start") }
         defer { ZSTD_freeDCtx(d) }
         // Kernel images are compressed with large windows (--ultra -22); allow up to 2 GiB.
         _ = ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 31)
         var input = ZSTD_inBuffer(src: src, size: count, pos: 0)
-        return try drive(.zstd, limit) { dst, room in
+        return try drive(.zstd, limit, hint) { dst, room in
             var output = ZSTD_outBuffer(dst: dst, size: room, pos: 0)
             let rc = ZSTD_decompressStream(d, &output, &input)
             if ZSTD_isError(rc) != 0 {
@@ -218,14 +245,14 @@ public enum Decompressor {
         return out
     }
 
-    private static func bzip2(_ src: UnsafePointer<UInt8>, _ count: Int, _ limit: Int) throws -> [UInt8] {
+    private static func bzip2(_ src: UnsafePointer<UInt8>, _ count: Int, _ limit: Int, _ hint: Int?) throws -> [UInt8] {
         var s = bz_stream()
         guard BZ2_bzDecompressInit(&s, 0, 0) == BZ_OK else { throw KallsymsError(.malformed, "libbz2 cannot start") }
         defer { BZ2_bzDecompressEnd(&s) }
         var remaining = count
         var next = UnsafeMutableRawPointer(mutating: src).assumingMemoryBound(to: CChar.self)
         s.avail_in = 0
-        return try drive(.bzip2, limit) { dst, room in
+        return try drive(.bzip2, limit, hint) { dst, room in
             if s.avail_in == 0 && remaining > 0 {
                 let n = min(remaining, Int(UInt32.max >> 1))
                 s.next_in = next

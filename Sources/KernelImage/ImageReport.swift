@@ -17,22 +17,39 @@ public enum ImageReport {
     /// `%0Nx %c %s` lines in table order (N = 16, or 8 for 32-bit kernels), addresses plus `slide`.
     public static func systemMap(_ t: KallsymsTable, pointerSize: Int, slide: Int64 = 0) -> [UInt8] {
         let s = t.symbols
-        var out = [UInt8]()
-        out.reserveCapacity(s.bytes.count + s.count * (pointerSize * 2 + 4))
         let digits = pointerSize * 2
         let mask: UInt64 = pointerSize == 8 ? .max : 0xFFFF_FFFF
-        s.bytes.withUnsafeBufferPointer { arena in
-            for i in 0 ..< s.count {
-                appendHex(&out, (s.addresses[i] &+ UInt64(bitPattern: slide)) & mask, digits: digits)
-                let r = s.range(i)
-                out.append(0x20)
-                out.append(arena[r.lowerBound])
-                out.append(0x20)
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: arena[r.lowerBound + 1 ..< r.upperBound]))
-                out.append(0x0A)
+        // Each line: digits, " T ", the name (arena bytes minus the type byte), "\n".
+        let total = s.count * (digits + 3) + s.bytes.count
+        return [UInt8](unsafeUninitializedCapacity: total) { out, written in
+            var o = 0
+            s.bytes.withUnsafeBufferPointer { arena in
+                hexDigits.withUnsafeBufferPointer { hx in
+                    for i in 0 ..< s.count {
+                        let v = (s.addresses[i] &+ UInt64(bitPattern: slide)) & mask
+                        var k = digits - 1
+                        while k >= 0 {
+                            out[o] = hx[Int((v >> (UInt64(k) * 4)) & 0xF)]
+                            o += 1
+                            k -= 1
+                        }
+                        let r = s.range(i)
+                        out[o] = 0x20
+                        out[o + 1] = arena[r.lowerBound]
+                        out[o + 2] = 0x20
+                        o += 3
+                        let n = r.count - 1
+                        if n > 0 {
+                            (out.baseAddress! + o).update(from: arena.baseAddress! + r.lowerBound + 1, count: n)
+                        }
+                        o += n
+                        out[o] = 0x0A
+                        o += 1
+                    }
+                }
             }
+            written = o
         }
-        return out
     }
 
     static func jsonString(_ bytes: some Collection<UInt8>, into out: inout [UInt8]) {

@@ -73,7 +73,11 @@ public struct KernelImage: Sendable {
             }
             let out: [UInt8]
             do {
-                out = try payload.withUnsafeBufferPointer { try Decompressor.decompress($0, format: fmt, limit: limit) }
+                // Kernel payloads end with the uncompressed size (u32 LE): a hint, never trusted.
+                let hint = payload.count >= 8 ? u32le(Array(payload.suffix(4)), 0) : nil
+                out = try payload.withUnsafeBufferPointer {
+                    try Decompressor.decompress($0, format: fmt, limit: limit, sizeHint: hint)
+                }
             } catch let e as KallsymsError {
                 var e2 = e
                 if let o = e.offset { e2.offset = o + payload.startIndex }
