@@ -300,3 +300,48 @@ public struct ELFFile {
         return out
     }
 }
+
+extension ELFFile {
+    /// One entry of an ELF note section or segment.
+    public struct Note: Sendable, Equatable {
+        public var name: String
+        public var type: UInt32
+        public var descriptor: [UInt8]
+    }
+
+    /// The notes of every SHT_NOTE section (or, without sections, every PT_NOTE segment).
+    /// Sizes are checked against the containing section before anything is read.
+    public func notes() throws -> [Note] {
+        var ranges: [(Int, Int)] = sections.filter { $0.type == 7 }.map { (Int(clamping: $0.offset), Int(clamping: $0.size)) }
+        if ranges.isEmpty {
+            ranges = segments.filter { $0.type == 4 }.map { (Int(clamping: $0.offset), Int(clamping: $0.fileSize)) }
+        }
+        var out: [Note] = []
+        for (start, size) in ranges {
+            try cursor.check(start, size, "a note section")
+            var o = start
+            let end = start + size
+            while o + 12 <= end {
+                let namesz = Int(try cursor.u32(o))
+                let descsz = Int(try cursor.u32(o + 4))
+                let type = try cursor.u32(o + 8)
+                let nameStart = o + 12
+                let descStart = nameStart + ((namesz + 3) & ~3)
+                let next = descStart + ((descsz + 3) & ~3)
+                guard namesz <= size, descsz <= size, next <= end else {
+                    throw ELFError("note of \(namesz)+\(descsz) bytes runs past its section", offset: o)
+                }
+                let name = String(decoding: cursor.bytes[nameStart ..< nameStart + namesz].prefix { $0 != 0 }, as: UTF8.self)
+                out.append(Note(name: name, type: type, descriptor: Array(cursor.bytes[descStart ..< descStart + descsz])))
+                o = next
+            }
+        }
+        return out
+    }
+
+    /// The GNU build ID (NT_GNU_BUILD_ID) as hex, if present.
+    public func buildID() throws -> String? {
+        guard let n = try notes().first(where: { $0.name == "GNU" && $0.type == 3 }) else { return nil }
+        return n.descriptor.map { String($0 >> 4, radix: 16) + String($0 & 0xF, radix: 16) }.joined()
+    }
+}

@@ -115,6 +115,7 @@ public enum ImageReport {
         lines.append(
             "byte order:    \(k.layout.littleEndian ? "little" : "big")-endian, \(k.layout.pointerSize * 8)-bit")
         lines.append("banner:        " + (k.banner ?? "(none)"))
+        if let id = k.buildID { lines.append("build ID:      " + id) }
         lines.append("kernel bytes:  \(k.kernelSize)")
         lines.append("layout:        \(k.layout)")
         lines.append("symbols:       \(k.table.numSyms)")
@@ -145,7 +146,8 @@ public enum ImageReport {
             "\"container\": [" + k.steps.map(q).joined(separator: ", ") + "]",
             "\"architecture\": " + (k.architecture.map(q) ?? "null"),
             "\"littleEndian\": \(l.littleEndian)", "\"pointerSize\": \(l.pointerSize)",
-            "\"banner\": " + (k.banner.map(q) ?? "null"), "\"kernelBytes\": \(k.kernelSize)",
+            "\"banner\": " + (k.banner.map(q) ?? "null"), "\"buildID\": " + (k.buildID.map(q) ?? "null"),
+            "\"kernelBytes\": \(k.kernelSize)",
             "\"arrayOrder\": " + q(l.order.rawValue), "\"addressKind\": " + q(l.addressKind.rawValue),
             "\"markerSize\": \(l.markerSize)", "\"twoByteLengthsSeen\": \(l.twoByteLengthsSeen)",
             "\"hasSeqsOfNames\": \(l.hasSeqsOfNames)", "\"locatedBySymbols\": \(k.locatedBySymbols)",

@@ -26,6 +26,8 @@ public struct KernelImage: Sendable {
 
     /// `e_machine` when the kernel is an ELF.
     public var elfMachine: UInt16?
+    /// The GNU build ID from the ELF's notes, when the kernel is an ELF that has one.
+    public var buildID: String?
 
     public var symbols: SymbolList { table.symbols }
 
@@ -251,6 +253,7 @@ public struct KernelImage: Sendable {
             return (s.virtualAddress, Int(s.offset), Int(s.fileSize), s.flags & 1 != 0)
         }
         image.elfMachine = elf.machine
+        image.buildID = try elf.buildID()
         return image
     }
 

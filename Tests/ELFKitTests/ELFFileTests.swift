@@ -26,6 +26,17 @@ import Testing
         #expect(!elf.segments.isEmpty)
     }
 
+    @Test(arguments: ["/bin/ls", "/usr/bin/as"])
+    func notesAndBuildIDMatchReadelf(_ path: String) throws {
+        let elf = try ELFFile([UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
+        let r = try runProcess("/usr/bin/readelf", ["-nW", path])
+        let text = String(decoding: r.stdout, as: UTF8.self)
+        let id = try elf.buildID()
+        #expect(id != nil && text.contains("Build ID: \(id!)"))
+        let owners = text.split(separator: "\n").filter { $0.contains("0x0") && !$0.contains("Owner") }.count
+        #expect(try elf.notes().count == owners)
+    }
+
     @Test func truncatedAndCorruptFilesThrowWithOffsets() throws {
         let ls = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "/bin/ls")))
         for cut in [0, 3, 16, 40, 63, 64, 200, ls.count / 2, ls.count - 1] {
