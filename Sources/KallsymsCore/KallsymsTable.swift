@@ -153,10 +153,10 @@ public struct Landmarks: Sendable, Equatable {
 /// What makes lookups fast, derived from a table once: every 64th address (a small array that
 /// stays in cache for the first search steps) and, in name order, each name's first 8 bytes as a
 /// big-endian integer (most comparisons never touch the names).
-struct LookupIndex: Sendable, Equatable {
-    var landmarks: Landmarks
-    var sampledAddresses: [UInt64]
-    var namePrefixes: [UInt64]
+final class LookupIndex: Sendable, Equatable {
+    let landmarks: Landmarks
+    let sampledAddresses: [UInt64]
+    let namePrefixes: [UInt64]
     static let sampleStride = 64
 
     static func == (a: LookupIndex, b: LookupIndex) -> Bool { true }  // derived data: not part of equality
