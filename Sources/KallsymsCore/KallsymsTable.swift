@@ -121,8 +121,6 @@ public struct Landmarks: Sendable, Equatable {
     public var einittext: UInt64?
     public var end: UInt64?
 
-    init() {}
-
     /// Found with the name index being built (`prefixes`), not through the cache itself.
     init(_ t: KallsymsTable, prefixes: [UInt64]) {
         func at(_ n: String) -> UInt64? { t.firstIndex(named: Array(n.utf8), prefixes: prefixes).map { t.symbols.addresses[$0] } }

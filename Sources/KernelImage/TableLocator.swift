@@ -579,7 +579,9 @@ public enum TableLocator {
             let t = symbols.type(i)
             guard (t >= 0x41 && t <= 0x5A) || (t >= 0x61 && t <= 0x7A) || t == 0x3F else { return nil }
         }
-        let seqsOfNames = seqValues ?? nameOrder(symbols)
+        // Images before 6.2 have no name order: compute the one the kernel would, so name lookups
+        // work the same everywhere.
+        let seqsOfNames = seqValues ?? KallsymsGenerator.nameOrder(symbols, ltoClang: false)
         let layout = TableLayout(
             order: order, addressKind: address.kind, littleEndian: r.le, pointerSize: ptr, markerSize: m.width,
             twoByteLengthsSeen: names.twoByte, hasSeqsOfNames: seqValues != nil,
@@ -587,41 +589,13 @@ public enum TableLocator {
             namesOffset: names.start, namesSize: names.end - names.start, markersOffset: m.start,
             tokenTableOffset: hit.start, tokenTableSize: hit.end - hit.start, tokenIndexOffset: hit.indexOffset,
             addressesOffset: address.offset, relativeBaseOffset: address.relativeBaseOffset, seqsOfNamesOffset: seqsOffset)
-        let text = symbols.firstAddress(named: "_text") ?? address.addresses.first ?? 0
         var table = KallsymsTable(
             format: order == .before62 ? .linux61 : .linux612, symbols: symbols, names: namesBytes, markers: m.values,
             tokenTable: tokenTable, tokenIndex: hit.tokenIndex, addressEncoding: address.encoding,
-            seqsOfNames: seqsOfNames, textAddress: text)
+            seqsOfNames: seqsOfNames, textAddress: 0)
         table.prepareLookups()
+        table.textAddress = table.address(of: "_text") ?? address.addresses.first ?? 0
         return LocatedTable(table: table, layout: layout)
-    }
-
-    /// Address-order indices sorted by name (then by index), as `kallsyms_seqs_of_names` holds
-    /// them; computed for images older than 6.2 so name lookups work the same everywhere.
-    public static func nameOrder(_ symbols: SymbolList) -> [UInt32] {
-        var order = (0 ..< UInt32(symbols.count)).map { $0 }
-        symbols.bytes.withUnsafeBufferPointer { arena in
-            order.sort { a, b in
-                let ra = symbols.range(Int(a))
-                let rb = symbols.range(Int(b))
-                let la = ra.count - 1
-                let lb = rb.count - 1
-                let c = memcmp(arena.baseAddress! + ra.lowerBound + 1, arena.baseAddress! + rb.lowerBound + 1, min(la, lb))
-                if c != 0 { return c < 0 }
-                if la != lb { return la < lb }
-                return a < b
-            }
-        }
-        return order
-    }
-}
-
-extension SymbolList {
-    /// The address of the first symbol called `name`.
-    public func firstAddress(named name: String) -> UInt64? {
-        let want = Array(name.utf8)
-        for i in 0 ..< count where self.name(i).elementsEqual(want) { return addresses[i] }
-        return nil
     }
 }
 
