@@ -165,17 +165,11 @@ import Testing
 /// linker-script names, per-cpu ranges, section markers, long names and 2-byte lengths, the
 /// 512-byte limit, bytes >= 0x80, missing range markers, blank and malformed lines, empty input.
 struct RandomMap {
-    var state: UInt64
+    var rng: SplitMix
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { rng = SplitMix(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { rng.next() }
 
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     mutating func chance(_ percent: Int) -> Bool { below(100) < percent }

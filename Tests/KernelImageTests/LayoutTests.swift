@@ -1,4 +1,5 @@
 import KallsymsCore
+import KallsymsTestSupport
 import KernelImage
 import Testing
 
@@ -174,18 +175,5 @@ import Testing
         }
         #expect(t.address(of: "no_such_symbol") == nil)
         #expect(t.address(of: "_text") == Self.base(c))
-    }
-}
-
-/// A small deterministic generator, so failures reproduce.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
