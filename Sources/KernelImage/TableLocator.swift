@@ -47,6 +47,8 @@ public enum TableLocator {
     struct Reader {
         let b: UnsafeBufferPointer<UInt8>
         let le: Bool
+        /// The image's relocation table, scanned at most once per search (it is the whole image).
+        var relocations = RelocationScan()
         @inline(__always) func ok(_ o: Int, _ n: Int) -> Bool { o >= 0 && n >= 0 && o <= b.count - n }
         @inline(__always) func u16(_ o: Int) -> UInt16 {
             le ? UInt16(b[o]) | UInt16(b[o + 1]) << 8 : UInt16(b[o]) << 8 | UInt16(b[o + 1])
@@ -317,7 +319,7 @@ public enum TableLocator {
     /// values (function pointers in the image point at symbol starts).
     static func relocatedBase(at o: Int, words: [UInt32], _ r: Reader, hints: ScanHints) -> UInt64? {
         guard let type = hints.relocationType, r.le else { return nil }
-        let entries = relativeRelocations(r, type: type)
+        let entries = r.relocations.entries { relativeRelocations(r, type: type) }
         guard !entries.isEmpty else { return nil }
         if let at = hints.addressOfOffset?(o) {
             return entries.first { $0.target == at }?.addend
@@ -473,8 +475,9 @@ public enum TableLocator {
             throw KallsymsError(.malformed, "no kallsyms token table (the digits 0-9 as tokens, followed by a matching token index)")
         }
         var reasons: [String] = []
+        let relocations = RelocationScan()
         for hit in hits {
-            let r = Reader(b: b, le: hit.littleEndian)
+            let r = Reader(b: b, le: hit.littleEndian, relocations: relocations)
             let pointerSizes = hints.pointerSize.map { [$0] } ?? [8, 4]
             var placeRelative64: LocatedTable?
             for ptr in pointerSizes {
@@ -596,6 +599,18 @@ public enum TableLocator {
         table.prepareLookups()
         table.textAddress = table.address(of: "_text") ?? address.addresses.first ?? 0
         return LocatedTable(table: table, layout: layout)
+    }
+}
+
+/// The result of scanning an image for its RELA entries, kept for the whole search: the scan
+/// reads every byte of the image, and many candidate layouts may ask. Used on one thread.
+final class RelocationScan {
+    private var scanned: [(target: UInt64, addend: UInt64)]?
+    func entries(_ scan: () -> [(target: UInt64, addend: UInt64)]) -> [(target: UInt64, addend: UInt64)] {
+        if let s = scanned { return s }
+        let s = scan()
+        scanned = s
+        return s
     }
 }
 
