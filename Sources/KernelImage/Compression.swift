@@ -70,7 +70,9 @@ public enum Decompressor {
             let declared = ZSTD_getFrameContentSize(base, input.count)
             if declared < UInt64(Int.max) / 2 { hint = Int(declared) }
         }
-        if let h = hint, h < 0 || h > limit { hint = nil }
+        // A hint is never trusted beyond what a kernel compresses to (~5x): a lying size word
+        // must not make us allocate far more than the input.
+        if let h = hint, h < 0 || h > limit || h > input.count * 32 + (1 << 20) { hint = nil }
         switch format {
         case .gzip: return try inflate(base, input.count, limit, hint)
         case .xz, .lzma: return try lzma(base, input.count, alone: format == .lzma, limit, hint)
@@ -88,7 +90,7 @@ public enum Decompressor {
         _ format: Compression, _ limit: Int, _ sizeHint: Int?,
         _ body: (UnsafeMutablePointer<UInt8>, Int) throws -> (Int, Bool)
     ) throws -> [UInt8] {
-        var capacity = min(max(sizeHint.map { $0 + 4096 } ?? (1 << 22), 1 << 16), limit + 1)
+        let capacity = min(max(sizeHint.map { $0 + 4096 } ?? (1 << 22), 1 << 16), limit + 1)
         var finished = false
         var out = try [UInt8](unsafeUninitializedCapacity: capacity) { buf, count in
             var produced = 0
@@ -99,27 +101,15 @@ public enum Decompressor {
             }
             count = produced
         }
+        // The size was unknown or too small: go on in chunks; the array grows by doubling.
+        var chunk = [UInt8](repeating: 0, count: 1 << 22)
         while !finished {
-            guard out.count <= limit, capacity < limit + 1 else {
+            let (n, done) = try chunk.withUnsafeMutableBufferPointer { try body($0.baseAddress!, $0.count) }
+            out.append(contentsOf: chunk[..<n])
+            finished = done
+            guard out.count <= limit else {
                 throw KallsymsError(.malformed, "\(format.rawValue) stream expands past \(limit) bytes")
             }
-            capacity = min(capacity * 2, limit + 1)
-            let have = out.count
-            var grown = [UInt8](unsafeUninitializedCapacity: capacity) { buf, count in
-                out.withUnsafeBufferPointer { buf.baseAddress!.update(from: $0.baseAddress!, count: have) }
-                count = have
-            }
-            let extra = try [UInt8](unsafeUninitializedCapacity: capacity - have) { buf, count in
-                var produced = 0
-                while produced < capacity - have {
-                    let (n, done) = try body(buf.baseAddress! + produced, capacity - have - produced)
-                    produced += n
-                    if done { finished = true; break }
-                }
-                count = produced
-            }
-            grown += extra
-            out = grown
         }
         return out
     }

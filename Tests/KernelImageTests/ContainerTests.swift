@@ -40,6 +40,18 @@ import Testing
         #expect(throws: KallsymsError.self) { try KernelImage.read(bytes: cut) }
     }
 
+    /// Output larger than the first buffer (no size known: 4 MiB) keeps growing until the end.
+    @Test func largePayloadsGrowPastTheFirstBuffer() throws {
+        let (bytes, symbols) = try Self.blob()
+        let big = [UInt8](repeating: 0x90, count: 9 << 20) + bytes
+        for tool in [["/usr/bin/gzip", "-1c"], ["/usr/bin/xz", "-0", "-c"]] {
+            let packed = try Self.compress(big, tool)
+            let image = try KernelImage.read(bytes: packed)
+            #expect(image.kernelSize == big.count)
+            #expect(image.symbols == symbols)
+        }
+    }
+
     @Test func bzImageZbootAndArm64ImageHeaders() throws {
         let (bytes, symbols) = try Self.blob()
         let gz = try Self.compress(bytes, ["/usr/bin/gzip", "-9c"])
