@@ -71,16 +71,22 @@ public enum ImageReport {
 
     public static func jsonSymbols(_ t: KallsymsTable, pointerSize: Int, slide: Int64 = 0) -> [UInt8] {
         let s = t.symbols
+        let open = Array("  {\"address\": \"0x".utf8)
+        let typeField = Array("\", \"type\": \"".utf8)
+        let nameField = Array("\", \"name\": ".utf8)
         var out = Array("[\n".utf8)
+        out.reserveCapacity(s.bytes.count + s.count * (open.count + typeField.count + nameField.count + 24))
         let mask: UInt64 = pointerSize == 8 ? .max : 0xFFFF_FFFF
         for i in 0 ..< s.count {
-            out += Array("  {\"address\": \"0x".utf8)
+            out += open
             appendHex(&out, (s.addresses[i] &+ UInt64(bitPattern: slide)) & mask, digits: pointerSize * 2)
-            out += Array("\", \"type\": \"".utf8)
+            out += typeField
             out.append(s.type(i))
-            out += Array("\", \"name\": ".utf8)
+            out += nameField
             jsonString(s.name(i), into: &out)
-            out += Array(i + 1 < s.count ? "},\n".utf8 : "}\n".utf8)
+            out += [0x7D]
+            if i + 1 < s.count { out.append(0x2C) }
+            out.append(0x0A)
         }
         out += Array("]\n".utf8)
         return out

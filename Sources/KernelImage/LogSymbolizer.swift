@@ -79,8 +79,8 @@ public struct LogSymbolizer {
                 guard let (end, value) = rawAddress(line, at: i) else { i += 1; continue }
                 var j = end
                 while j < line.count && (line[j] == 0x20 || line[j] == 0x3E || line[j] == 0x5D || line[j] == 0x3F) { j += 1 }
-                if let form = Self.symbolForm(line, at: j), let base = table.address(of: String(decoding: form.name, as: UTF8.self)) {
-                    let d = Int64(bitPattern: value &- (base &+ form.offset))
+                if let form = Self.symbolForm(line, at: j), let k = table.firstIndex(named: Array(form.name)) {
+                    let d = Int64(bitPattern: value &- (table.symbols.addresses[k] &+ form.offset))
                     votes[d, default: 0] += 1
                 }
                 i = end
@@ -138,11 +138,10 @@ public struct LogSymbolizer {
             if i == 0 || !Self.isWord(line[i - 1]), let form = Self.symbolForm(line, at: i) {
                 out += line[i ..< form.end]
                 i = form.end
-                let name = String(decoding: form.name, as: UTF8.self)
                 guard let idx = table.firstIndex(named: Array(form.name)) else { continue }
                 let start = table.symbols.addresses[idx]
                 var note = " (\(hex(start &+ form.offset)))"
-                if let m = table.lookup(address: start), m.size != form.size, m.name == name {
+                if let m = table.lookup(address: start), m.size != form.size, m.nameBytes.elementsEqual(form.name) {
                     note = " (\(hex(start &+ form.offset)); this image says size \(hex(m.size)))"
                 }
                 out += Array(note.utf8)
