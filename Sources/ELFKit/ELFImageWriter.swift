@@ -71,6 +71,7 @@ public struct ELFImageWriter {
             let lb = b.element.binding == ELF.stbLOCAL
             return la != lb ? la : a.offset < b.offset
         }.map(\.element)
+        // Symbol names are bytes, not necessarily UTF-8, and almost all distinct: appended as they are.
         var strtab: [UInt8] = [0]
         var symtab = ByteWriter(littleEndian: littleEndian)
         symtab.zeros(is64 ? 24 : 16)
@@ -98,16 +99,12 @@ public struct ELFImageWriter {
                 symtab.u16(shndx)
             }
         }
-        var shstrtab: [UInt8] = [0]
-        func shname(_ s: String) -> UInt32 {
-            let o = UInt32(shstrtab.count)
-            shstrtab += Array(s.utf8) + [0]
-            return o
-        }
-        let regionNames = regions.map { shname($0.name) }
-        let symtabName = shname(".symtab")
-        let strtabName = shname(".strtab")
-        let shstrtabName = shname(".shstrtab")
+        var names = StringTable()
+        let regionNames = regions.map { names.add($0.name) }
+        let symtabName = names.add(".symtab")
+        let strtabName = names.add(".strtab")
+        let shstrtabName = names.add(".shstrtab")
+        let shstrtab = names.bytes
         let symtabOffset = (cursor + 7) & ~7
         let strtabOffset = symtabOffset + symtab.count
         let shstrtabOffset = strtabOffset + strtab.count
