@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Fetches one of Debian's real kernels into the cache (never into the repository) and prints the
 # paths it made:
-#   scripts/fetch-kernel.sh VERSION ARCH [--map]
+#   scripts/fetch-kernel.sh VERSION ARCH [--map] [--vmlinux]
 #     VERSION: 6.12 (amd64 only: bookworm carries 6.12 for amd64) or 6.1
 #     ARCH:    amd64 arm64 armhf i386 ppc64el s390x
 #   -> $cache/kernels/VERSION-ARCH/image      the boot image as shipped (bzImage, Image, zImage,
 #                                             s390 image, or ppc64el's stripped vmlinux ELF)
 #   -> $cache/kernels/VERSION-ARCH/System.map with --map, from the -dbg package (large download)
+#   -> $cache/kernels/VERSION-ARCH/vmlinux    with --vmlinux, the unstripped ELF from -dbg
 # Foreign architectures are added with dpkg --add-architecture; a package index that is
 # momentarily broken (mirror sync) is retried. Cache: ${KALLSYMS_CACHE:-$HOME/.cache/swift-kallsyms}.
 set -euo pipefail
 cache="${KALLSYMS_CACHE:-$HOME/.cache/swift-kallsyms}"
-[ $# -ge 2 ] || { echo "usage: $0 VERSION ARCH [--map]" >&2; exit 2; }
-version=$1 arch=$2 want_map=0
-[ "${3:-}" = "--map" ] && want_map=1
+[ $# -ge 2 ] || { echo "usage: $0 VERSION ARCH [--map] [--vmlinux]" >&2; exit 2; }
+version=$1 arch=$2 want_map=0 want_vmlinux=0
+for a in "${@:3}"; do
+    case "$a" in
+        --map) want_map=1 ;;
+        --vmlinux) want_vmlinux=1 ;;
+        *) echo "fetch-kernel: unknown option $a" >&2; exit 2 ;;
+    esac
+done
 die() { echo "fetch-kernel: $*" >&2; exit 1; }
 
 case "$arch" in
@@ -104,4 +111,13 @@ if [ $want_map = 1 ]; then
             || die "no System.map in $dbg"
     fi
     echo "$out/System.map"
+fi
+if [ $want_vmlinux = 1 ]; then
+    if [ ! -s "$out/vmlinux" ]; then
+        abi=$(cat "$out/abi")
+        dbg=$(download "linux-image-$abi-dbg") || die "cannot download linux-image-$abi-dbg:$arch"
+        extract "$dbg" "./usr/lib/debug/boot/vmlinux-$abi" "$out/vmlinux" \
+            || die "no vmlinux in $dbg"
+    fi
+    echo "$out/vmlinux"
 fi

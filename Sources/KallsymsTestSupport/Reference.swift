@@ -45,6 +45,17 @@ public enum DebianData {
         return (image, map ? systemMap : nil)
     }
 
+    /// The unstripped vmlinux (ELF with its full symbol table) of one of Debian's kernels, from
+    /// its -dbg package.
+    public static func vmlinux(_ version: String, _ arch: String) throws -> String {
+        let path = "\(Cache.directory)/kernels/\(version)-\(arch)/vmlinux"
+        if !FileManager.default.fileExists(atPath: path) { try Cache.runScript("fetch-kernel.sh", [version, arch, "--vmlinux"]) }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw SupportError("scripts/fetch-kernel.sh ran but \(path) is missing")
+        }
+        return path
+    }
+
     /// The spec's synthetic k-times map built from the Debian map.
     public static func synthetic(_ k: Int) throws -> String {
         let path = "\(Cache.directory)/data/synth-\(k)x.map"
@@ -52,6 +63,18 @@ public enum DebianData {
         let source = try systemMap612()
         try Cache.runScript("make-synthetic-map", [source, String(k), path], shell: false)
         return path
+    }
+}
+
+extension ReferenceTool {
+    /// The kernel's own `scripts/mksysmap` of a version (a sed script in 6.12, a shell script
+    /// in 6.1), unpacked by scripts/fetch-reference.sh next to the reference binaries' sources.
+    public static func mksysmap(_ format: KallsymsFormat) throws -> String {
+        _ = try path(format)
+        let v = format == .linux612 ? "6.12" : "6.1"
+        let p = "\(Cache.directory)/src-\(v)/scripts/mksysmap"
+        guard FileManager.default.fileExists(atPath: p) else { throw SupportError("\(p) is missing") }
+        return p
     }
 }
 

@@ -1,0 +1,318 @@
+import ELFKit
+
+/// The symbols `nm -n FILE` prints for an ELF file: the same entries, type letters and order as
+/// GNU nm (binutils 2.40), so the link driver needs no `nm` process and sees exactly what the
+/// kernel's `mksysmap` sees.
+///
+/// What nm shows and how, as binutils' BFD decides it for ELF:
+/// - every `.symtab` entry but the first, except section and file symbols (BFD marks them as
+///   debugging symbols, which nm hides); mapping symbols (`$x`, `$d`, …) are listed, as nm 2.40
+///   lists them;
+/// - the letter: `U`/`w`/`v` undefined, `C` common, `a` absolute, `i` ifunc, `W`/`V` weak,
+///   `u` unique, else from the section: code `t`, read-only data `r`, data `d`, small data `g`,
+///   no contents `b` (`s` when small), debugging `N`, other read-only `n`; upper case when global;
+/// - the order of `-n`: undefined symbols first (by name), then by address, then by name
+///   (`strcmp`, the kernel build's C locale), then symbol table order (glibc's stable qsort).
+public struct NMListing: Sendable {
+    /// The symbols in `nm -n` order; each entry's type byte is nm's letter.
+    public var symbols: SymbolList
+    /// Hex digits in an address: 16 for ELF64, 8 for ELF32.
+    public var addressWidth: Int
+
+    public init(symbols: SymbolList, addressWidth: Int) {
+        self.symbols = symbols
+        self.addressWidth = addressWidth
+    }
+
+    /// Letters nm prints with a blank value.
+    @inline(__always) public static func isUndefined(_ letter: UInt8) -> Bool {
+        letter == UInt8(ascii: "U") || letter == UInt8(ascii: "w") || letter == UInt8(ascii: "v")
+    }
+
+    /// Reads the listing of an ELF file's `.symtab` (empty when it has none).
+    public static func read(_ elf: ELFFile) throws -> NMListing {
+        let width = elf.is64 ? 16 : 8
+        guard let tableIndex = elf.sections.firstIndex(where: { $0.type == ELF.shtSYMTAB }) else {
+            return NMListing(symbols: SymbolList(), addressWidth: width)
+        }
+        let classes = sectionClasses(elf)
+        let raw = try RawSymbols(elf, tableIndex: tableIndex)
+        let n = raw.count
+        var letters = [UInt8](repeating: 0, count: n)
+        var keep = [Bool](repeating: false, count: n)
+        var values = [UInt64](repeating: 0, count: n)
+        for i in 1 ..< max(n, 1) {
+            let info = raw.info(i)
+            let type = info & 0xF
+            if type == 3 || type == 4 { continue }  // STT_SECTION, STT_FILE
+            let shndx = raw.sectionIndex(i)
+            let (letter, value) = self.letter(
+                binding: info >> 4, type: type, shndx: shndx, value: raw.value(i), size: raw.size(i),
+                classes: classes, machine: elf.machine)
+            letters[i] = letter
+            values[i] = value
+            keep[i] = true
+        }
+        // Sort: undefined first (by name), then value, then name, then table order.
+        var order: [Int32] = []
+        order.reserveCapacity(n)
+        var nameStart = [Int32](repeating: 0, count: n)
+        var nameEnd = [Int32](repeating: 0, count: n)
+        for i in 0 ..< n where keep[i] {
+            order.append(Int32(i))
+            let r = raw.nameRange(i)
+            nameStart[i] = Int32(r.lowerBound)
+            nameEnd[i] = Int32(r.upperBound)
+        }
+        let undefinedFlags = letters.map { isUndefined($0) }
+        raw.strings.withUnsafeBufferPointer { strtab in
+            let base = strtab.baseAddress!
+            order.sort { x, y in
+                let i = Int(x), j = Int(y)
+                let ui = undefinedFlags[i], uj = undefinedFlags[j]
+                if ui != uj { return ui }
+                if !ui && values[i] != values[j] { return values[i] < values[j] }
+                let a = UnsafeBufferPointer(start: base + Int(nameStart[i]), count: Int(nameEnd[i] - nameStart[i]))
+                let b = UnsafeBufferPointer(start: base + Int(nameStart[j]), count: Int(nameEnd[j] - nameStart[j]))
+                let c = compareBytes(a, b)
+                if c != 0 { return c < 0 }
+                return i < j
+            }
+        }
+        var list = SymbolList()
+        list.reserveCapacity(symbols: order.count, bytes: raw.strings.count + order.count)
+        raw.strings.withUnsafeBufferPointer { strtab in
+            for x in order {
+                let i = Int(x)
+                list.append(
+                    address: undefinedFlags[i] ? 0 : values[i], type: letters[i],
+                    name: UnsafeBufferPointer(rebasing: strtab[Int(nameStart[i]) ..< Int(nameEnd[i])]))
+            }
+        }
+        return NMListing(symbols: list, addressWidth: width)
+    }
+
+    /// `nm -n`'s text: `%016lx %c %s` (8 digits for ELF32), blanks for undefined symbols.
+    public func text() -> [UInt8] { Self.text(symbols, addressWidth: addressWidth) }
+
+    /// The map text of any symbol list, in nm's line format.
+    public static func text(_ symbols: SymbolList, addressWidth: Int) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(symbols.bytes.count + symbols.count * (addressWidth + 4))
+        let hex = Array("0123456789abcdef".utf8)
+        for i in 0 ..< symbols.count {
+            let letter = symbols.type(i)
+            if isUndefined(letter) {
+                out.append(contentsOf: repeatElement(0x20, count: addressWidth))
+            } else {
+                let a = symbols.addresses[i]
+                for k in stride(from: addressWidth - 1, through: 0, by: -1) {
+                    out.append(hex[Int((a >> (UInt64(k) * 4)) & 0xF)])
+                }
+            }
+            out.append(0x20)
+            out.append(letter)
+            out.append(0x20)
+            out.append(contentsOf: symbols.name(i))
+            out.append(0x0A)
+        }
+        return out
+    }
+
+    // MARK: - BFD's view of sections and symbols
+
+    /// What BFD derives from a section header that decides a letter.
+    struct SectionClass {
+        var code = false, data = false, readOnly = false, hasContents = false, debugging = false
+        var smallData = false, exists = false
+
+        /// BFD's `decode_section_type` (preceded by the COFF name table, which for ELF only
+        /// matters for PE-style names such as `.idata`).
+        func letter(name: String) -> UInt8 {
+            if let c = coffLetter(name) { return c }
+            if code { return UInt8(ascii: "t") }
+            if data {
+                if readOnly { return UInt8(ascii: "r") }
+                return smallData ? UInt8(ascii: "g") : UInt8(ascii: "d")
+            }
+            if !hasContents { return smallData ? UInt8(ascii: "s") : UInt8(ascii: "b") }
+            if debugging { return UInt8(ascii: "N") }
+            if readOnly { return UInt8(ascii: "n") }
+            return UInt8(ascii: "?")
+        }
+    }
+
+    /// BFD's table of section-name prefixes whose letter is fixed, matched when the prefix is
+    /// the whole name or is followed by `.`, `$` or a digit.
+    static func coffLetter(_ name: String) -> UInt8? {
+        let table: [(String, UInt8)] = [
+            (".drectve", UInt8(ascii: "i")), (".edata", UInt8(ascii: "e")), (".idata", UInt8(ascii: "i")),
+            (".pdata", UInt8(ascii: "p")),
+        ]
+        let bytes = Array(name.utf8)
+        for (prefix, letter) in table {
+            let p = Array(prefix.utf8)
+            guard bytes.count >= p.count, Array(bytes[0 ..< p.count]) == p else { continue }
+            if bytes.count == p.count { return letter }
+            let next = bytes[p.count]
+            if next == UInt8(ascii: ".") || next == UInt8(ascii: "$") || (next >= 0x30 && next <= 0x39) { return letter }
+        }
+        return nil
+    }
+
+    /// `(letter name, class)` per section header, as `_bfd_elf_make_section_from_shdr` sets the
+    /// flags. Sections BFD makes no section of (the null section, symbol tables, the section-name
+    /// table) have `exists == false`: their symbols are treated as absolute.
+    static func sectionClasses(_ elf: ELFFile) -> [(String, SectionClass)] {
+        let shstrndx = elf.sections.firstIndex { $0.type == ELF.shtSTRTAB && $0.name == ".shstrtab" }
+        var symtabStrings = Set<Int>()
+        for s in elf.sections where s.type == ELF.shtSYMTAB || s.type == ELF.shtDYNSYM { symtabStrings.insert(Int(s.link)) }
+        let smallDataMachines: Set<UInt16> = [8, 10, 20, 36, 50, 88, 243]  // mips, ppc32, alpha, ia64, m32r, riscv
+        return elf.sections.enumerated().map { index, s in
+            var c = SectionClass()
+            if index == 0 || s.type == ELF.shtSYMTAB || s.type == ELF.shtDYNSYM || index == shstrndx
+                || (s.type == ELF.shtSTRTAB && symtabStrings.contains(index))
+            {
+                return (s.name, c)
+            }
+            c.exists = true
+            let alloc = s.flags & ELF.shfALLOC != 0
+            c.hasContents = s.type != ELF.shtNOBITS
+            let load = alloc && c.hasContents
+            c.readOnly = s.flags & ELF.shfWRITE == 0
+            if s.flags & ELF.shfEXECINSTR != 0 { c.code = true } else if load { c.data = true }
+            if !alloc && s.name.hasPrefix(".") {
+                c.debugging =
+                    s.name.hasPrefix(".debug") || s.name.hasPrefix(".gnu.debuglto_.debug_")
+                    || s.name.hasPrefix(".gnu.linkonce.wi.") || s.name.hasPrefix(".zdebug")
+                    || s.name.hasPrefix(".line") || s.name.hasPrefix(".stab") || s.name == ".gdb_index"
+            }
+            if smallDataMachines.contains(elf.machine) {
+                let n = s.name
+                c.smallData =
+                    n == ".sdata" || n.hasPrefix(".sdata.") || n == ".sbss" || n.hasPrefix(".sbss.")
+                    || n == ".sdata2" || n == ".sbss2" || n.hasPrefix(".srodata") || n == ".scommon"
+            }
+            return (s.name, c)
+        }
+    }
+
+    /// BFD's `bfd_decode_symclass` over an ELF symbol, and the value nm prints (the size for a
+    /// common symbol: BFD keeps it in the value field).
+    static func letter(
+        binding: UInt8, type: UInt8, shndx: UInt16, value: UInt64, size: UInt64,
+        classes: [(String, SectionClass)], machine: UInt16
+    ) -> (UInt8, UInt64) {
+        let weak = binding == 2
+        let object = type == 1 || type == 5  // STT_OBJECT, STT_COMMON
+        let isCommon = shndx == 0xFFF2 || (machine == 62 && shndx == 0xFF02)
+        if isCommon { return (UInt8(ascii: "C"), size) }
+        if machine == 8 && shndx == 0xFF03 { return (UInt8(ascii: "c"), size) }  // MIPS small common
+        if shndx == 0 {
+            if weak { return (object ? UInt8(ascii: "v") : UInt8(ascii: "w"), 0) }
+            return (UInt8(ascii: "U"), 0)
+        }
+        if type == 10 { return (UInt8(ascii: "i"), value) }  // STT_GNU_IFUNC
+        if weak { return (object ? UInt8(ascii: "V") : UInt8(ascii: "W"), value) }
+        if binding == 10 { return (UInt8(ascii: "u"), value) }  // STB_GNU_UNIQUE
+        guard binding == 0 || binding == 1 else { return (UInt8(ascii: "?"), value) }
+        var c: UInt8
+        let index = Int(shndx)
+        if shndx == 0xFFF1 || shndx >= 0xFF00 || index >= classes.count || !classes[index].1.exists {
+            c = UInt8(ascii: "a")
+        } else {
+            c = classes[index].1.letter(name: classes[index].0)
+        }
+        if binding == 1 && c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z") { c -= 0x20 }
+        return (c, value)
+    }
+
+    /// Unsigned byte comparison, as `strcmp` in the C locale.
+    @inline(__always)
+    static func compareBytes(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Int {
+        let n = min(a.count, b.count)
+        if n > 0 {
+            let c = memcmp(a.baseAddress!, b.baseAddress!, n)
+            if c != 0 { return Int(c) }
+        }
+        return a.count - b.count
+    }
+}
+
+/// A symbol table read in place: fixed-size entries and one string table, no per-symbol objects.
+struct RawSymbols {
+    let bytes: [UInt8]
+    let le: Bool
+    let is64: Bool
+    let start: Int
+    let count: Int
+    /// The string table's bytes, with a terminating NUL guaranteed.
+    let strings: [UInt8]
+
+    init(_ elf: ELFFile, tableIndex: Int) throws {
+        let table = elf.sections[tableIndex]
+        bytes = elf.cursor.bytes
+        le = elf.littleEndian
+        is64 = elf.is64
+        let entsize = is64 ? 24 : 16
+        start = Int(clamping: table.offset)
+        let size = Int(clamping: table.size)
+        try elf.cursor.check(start, size, "symbol table \(table.name)")
+        count = size / entsize
+        guard Int(table.link) < elf.sections.count else {
+            throw ELFError("symbol table links to missing string table \(table.link)", offset: start)
+        }
+        let strtab = elf.sections[Int(table.link)]
+        var s = Array(try elf.cursor.slice(Int(clamping: strtab.offset), Int(clamping: strtab.size), "string table \(strtab.name)"))
+        if s.last != 0 { s.append(0) }
+        strings = s
+    }
+
+    @inline(__always) func integer(_ o: Int, _ n: Int) -> UInt64 {
+        var v: UInt64 = 0
+        if le {
+            for k in (0 ..< n).reversed() { v = v << 8 | UInt64(bytes[o + k]) }
+        } else {
+            for k in 0 ..< n { v = v << 8 | UInt64(bytes[o + k]) }
+        }
+        return v
+    }
+
+    @inline(__always) func entry(_ i: Int) -> Int { start + i * (is64 ? 24 : 16) }
+    func info(_ i: Int) -> UInt8 { bytes[entry(i) + (is64 ? 4 : 12)] }
+    func sectionIndex(_ i: Int) -> UInt16 { UInt16(integer(entry(i) + (is64 ? 6 : 14), 2)) }
+    func value(_ i: Int) -> UInt64 { integer(entry(i) + (is64 ? 8 : 4), is64 ? 8 : 4) }
+    func size(_ i: Int) -> UInt64 { integer(entry(i) + (is64 ? 16 : 8), is64 ? 8 : 4) }
+
+    /// The name's bytes in `strings` (a name offset past the table reads as empty, as BFD
+    /// reports such names as `(null)` only with a warning; nm then prints nothing useful).
+    func nameRange(_ i: Int) -> Range<Int> {
+        let o = Int(integer(entry(i), 4))
+        guard o < strings.count else { return strings.count - 1 ..< strings.count - 1 }
+        var e = o
+        strings.withUnsafeBufferPointer { p in
+            if let base = p.baseAddress, let hit = memchr(base + o, 0, p.count - o) {
+                e = o + (UnsafeRawPointer(hit) - UnsafeRawPointer(base + o))
+            }
+        }
+        return o ..< e
+    }
+
+    func name(_ i: Int) -> ArraySlice<UInt8> { strings[nameRange(i)] }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Reading `nm -n` listings from files, with errors that name the file.
+public enum ELFSymbolSource {
+    public static func listing(path: String) throws -> NMListing {
+        let bytes = try FileIO.read(path)
+        do {
+            return try NMListing.read(ELFFile(bytes))
+        } catch let e as ELFError {
+            throw KallsymsError(.malformed, e.message, file: path, offset: e.offset)
+        }
+    }
+}
