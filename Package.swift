@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "KallsymsCore", targets: ["KallsymsCore"]),
         .library(name: "ELFKit", targets: ["ELFKit"]),
         .library(name: "KernelImage", targets: ["KernelImage"]),
+        .library(name: "LinkDriver", targets: ["LinkDriver"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,10 +25,11 @@ let package = Package(
             name: "CCompression",
             providers: [.apt(["zlib1g-dev", "liblzma-dev", "libzstd-dev", "liblz4-dev", "libbz2-dev"])]),
         .target(name: "KernelImage", dependencies: ["KallsymsCore", "ELFKit", "CCompression"], swiftSettings: optimizedAlways),
+        .target(name: "LinkDriver", dependencies: ["KallsymsCore", "ELFKit", "KernelImage"]),
         .executableTarget(
             name: "kallsyms",
             dependencies: [
-                "KallsymsCore", "ELFKit", "KernelImage",
+                "KallsymsCore", "ELFKit", "KernelImage", "LinkDriver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Lookup throughput on a real image (scripts/bench-reader).

@@ -65,7 +65,10 @@ public struct BinaryLayout: Sendable, Equatable {
 
     public func label(_ name: String) -> Label? { labels.first { $0.name == name } }
 
-    public init(_ table: KallsymsTable, pointerSize: Int, littleEndian: Bool, addendInData: Bool) {
+    public init(
+        _ table: KallsymsTable, pointerSize: Int, littleEndian: Bool, addendInData: Bool,
+        reservation: TableReservation? = nil
+    ) {
         self.pointerSize = pointerSize
         self.littleEndian = littleEndian
         var w = ByteWriter(littleEndian: littleEndian)
@@ -73,13 +76,23 @@ public struct BinaryLayout: Sendable, Equatable {
         var relocations: [Relocation] = []
         var current: (String, Int)? = nil
         func label(_ name: String) {
-            if let (n, o) = current { labels.append(Label(name: n, offset: o, size: w.count - o)) }
+            if let (n, o) = current {
+                // A reserved array keeps its room whatever it holds now, so every later label
+                // stays where it is.
+                if let room = reservation?.room[n], w.count - o < room { w.zeros(room - (w.count - o)) }
+                labels.append(Label(name: n, offset: o, size: w.count - o))
+            }
             w.align(pointerSize)
             current = (name, w.count)
         }
         func finish() {
-            if let (n, o) = current { labels.append(Label(name: n, offset: o, size: w.count - o)) }
+            if let (n, o) = current {
+                if let room = reservation?.room[n], w.count - o < room { w.zeros(room - (w.count - o)) }
+                labels.append(Label(name: n, offset: o, size: w.count - o))
+            }
             current = nil
+            // Slack: room after the data, so the section's size is the reserved one.
+            if let total = reservation?.sectionSize, w.count < total { w.zeros(total - w.count) }
         }
         func pointerToText(_ address: UInt64) {
             // `PTR _text + d` / `PTR _text - d`.
@@ -142,15 +155,72 @@ public struct BinaryLayout: Sendable, Equatable {
         self.relocations = relocations
     }
 
-    public init(_ table: KallsymsTable, arch: TargetArch) {
-        self.init(table, pointerSize: arch.pointerSize, littleEndian: arch.littleEndian, addendInData: !arch.usesRela)
+    public init(_ table: KallsymsTable, arch: TargetArch, reservation: TableReservation? = nil) {
+        self.init(
+            table, pointerSize: arch.pointerSize, littleEndian: arch.littleEndian, addendInData: !arch.usesRela,
+            reservation: reservation)
     }
+
+    /// Labels and section size: what decides where everything after the table lands.
+    public var shape: [Int] { labels.flatMap { [$0.offset, $0.size] } + [bytes.count] }
+
+    /// True when every array fits the reservation and the section its size.
+    public static func fits(_ table: KallsymsTable, arch: TargetArch, _ reservation: TableReservation) -> Bool {
+        let bare = BinaryLayout(table, arch: arch)
+        for l in bare.labels {
+            if let room = reservation.room[l.name], l.size > room { return false }
+        }
+        if let total = reservation.sectionSize {
+            let padded = BinaryLayout(table, arch: arch, reservation: TableReservation(room: reservation.room))
+            if padded.bytes.count > total { return false }
+        }
+        return true
+    }
+
+    /// The bytes as they stand in a linked image: every `_text` relocation resolved.
+    public func resolvedBytes(textAddress: UInt64) -> [UInt8] {
+        var out = bytes
+        for r in relocations {
+            let v = textAddress &+ UInt64(bitPattern: r.addend)
+            for k in 0 ..< pointerSize {
+                let shift = UInt64(littleEndian ? k : pointerSize - 1 - k) * 8
+                out[r.offset + k] = UInt8(truncatingIfNeeded: v >> shift)
+            }
+        }
+        return out
+    }
+}
+
+/// Room kept for a table so that its labels, and everything linked after it, keep their
+/// addresses while its contents change: a minimum size per array (by label name) and, for
+/// slack, a minimum size of the whole section. The padding is zeros; the kernel reads only what
+/// `kallsyms_num_syms` and the markers say, so it never sees it.
+public struct TableReservation: Sendable, Equatable, Codable {
+    /// Minimum bytes from a label to the next (`kallsyms_names`, `kallsyms_markers`, …).
+    public var room: [String: Int]
+    /// Minimum size of the whole table section.
+    public var sectionSize: Int?
+
+    public init(room: [String: Int] = [:], sectionSize: Int? = nil) {
+        self.room = room
+        self.sectionSize = sectionSize
+    }
+
+    /// The arrays whose size follows the symbols; the others have fixed sizes.
+    public static let variableArrays = [
+        "kallsyms_names", "kallsyms_markers", "kallsyms_token_table", "kallsyms_offsets", "kallsyms_addresses",
+        "kallsyms_seqs_of_names",
+    ]
 }
 
 /// `gen --emit object`: the table as an ELF relocatable object, equivalent to assembling the `.S`.
 public enum ObjectEmitter {
     public static func object(_ table: KallsymsTable, arch: TargetArch) -> [UInt8] {
-        let layout = BinaryLayout(table, arch: arch)
+        object(BinaryLayout(table, arch: arch), arch: arch)
+    }
+
+    /// The object of a layout made for `arch` (possibly with a reservation).
+    public static func object(_ layout: BinaryLayout, arch: TargetArch) -> [UInt8] {
         var w = ELFObjectWriter(
             is64: arch.pointerSize == 8, littleEndian: arch.littleEndian, machine: arch.machine, flags: arch.elfFlags,
             usesRela: arch.usesRela)

@@ -221,6 +221,46 @@ public struct KernelImage: Sendable {
             if n.hasPrefix("kallsyms_"), names.contains(n), wanted[n] == nil { wanted[n] = s.value }
         }
         let bySymbols = wanted["kallsyms_token_table"] != nil && wanted["kallsyms_names"] != nil
+        var readAtSymbols = false
+        let located: LocatedTable
+        do {
+            located = try scanned(b, hints: hints, bySymbols: bySymbols, wanted: wanted, offsetOf: offsetOf)
+        } catch let scanError as KallsymsError {
+            // Tables linked with reserved room (padding after each array) defeat the scan by
+            // design; where the symbols name every array, read each array at its symbol.
+            guard bySymbols else { throw scanError }
+            var at: [String: Int] = [:]
+            for (name, address) in wanted { if let o = offsetOf(address) { at[name] = o } }
+            do {
+                located = try b.withUnsafeBufferPointer {
+                    try TableLocator.readAtSymbols($0, at: at, littleEndian: elf.littleEndian, pointerSize: elf.is64 ? 8 : 4)
+                }
+                readAtSymbols = true
+            } catch {
+                throw scanError
+            }
+        }
+        var image = finish(
+            located, bytes: b, steps: steps + [
+                step,
+                readAtSymbols
+                    ? "arrays read at their kallsyms_* symbols (reserved room)"
+                    : bySymbols ? "located by kallsyms_* symbols" : "located by scanning",
+            ],
+            arch: arch, bySymbols: bySymbols, addresses: wanted)
+        image.segments = segments.compactMap { s in
+            guard s.offset <= UInt64(b.count), s.fileSize <= UInt64(b.count) - s.offset else { return nil }
+            return (s.virtualAddress, Int(s.offset), Int(s.fileSize), s.flags & 1 != 0)
+        }
+        image.elfMachine = elf.machine
+        image.buildID = try elf.buildID()
+        return image
+    }
+
+    /// The structural scan, held to the `kallsyms_*` symbols when there are any.
+    static func scanned(
+        _ b: [UInt8], hints: ScanHints, bySymbols: Bool, wanted: [String: UInt64], offsetOf: (UInt64) -> Int?
+    ) throws -> LocatedTable {
         let located = try b.withUnsafeBufferPointer { buf -> LocatedTable in
             if bySymbols, let tt = wanted["kallsyms_token_table"], let start = offsetOf(tt) {
                 return try TableLocator.locate(in: buf, hints: hints, tokenTableAt: start)
@@ -245,16 +285,7 @@ public struct KernelImage: Sendable {
                 }
             }
         }
-        var image = finish(
-            located, bytes: b, steps: steps + [step, bySymbols ? "located by kallsyms_* symbols" : "located by scanning"],
-            arch: arch, bySymbols: bySymbols, addresses: wanted)
-        image.segments = segments.compactMap { s in
-            guard s.offset <= UInt64(b.count), s.fileSize <= UInt64(b.count) - s.offset else { return nil }
-            return (s.virtualAddress, Int(s.offset), Int(s.fileSize), s.flags & 1 != 0)
-        }
-        image.elfMachine = elf.machine
-        image.buildID = try elf.buildID()
-        return image
+        return located
     }
 
     static func finish(

@@ -1,0 +1,114 @@
+import KallsymsCore
+
+extension TableLocator {
+    /// Reads the arrays where the `kallsyms_*` symbols say they are, each by its own count rather
+    /// than by where the next array starts. This is how the kernel itself reads them, and it is
+    /// the only reading that works for tables linked with reserved room (zero padding after
+    /// each array, see `TableReservation`), which the structural scan rejects on purpose.
+    /// `at` maps symbol names to file offsets. Every array is still checked: names must chain to
+    /// every marker, the token index must describe the token table, seqs must be a permutation,
+    /// and addresses must come out sorted.
+    public static func readAtSymbols(
+        _ b: UnsafeBufferPointer<UInt8>, at: [String: Int], littleEndian: Bool, pointerSize: Int
+    ) throws -> LocatedTable {
+        let r = Reader(b: b, le: littleEndian)
+        func need(_ name: String) throws -> Int {
+            guard let o = at[name] else { throw KallsymsError(.malformed, "no symbol \(name)") }
+            return o
+        }
+        func bad(_ what: String, _ o: Int) -> KallsymsError {
+            KallsymsError(.malformed, "the table read at the kallsyms_* symbols is inconsistent: \(what)", offset: o)
+        }
+        let numSymsAt = try need("kallsyms_num_syms")
+        guard r.ok(numSymsAt, 4) else { throw bad("kallsyms_num_syms is outside the file", numSymsAt) }
+        let n = Int(r.u32(numSymsAt))
+        guard n <= maxSymbols, n * 2 <= b.count else { throw bad("kallsyms_num_syms = \(n) is impossible", numSymsAt) }
+
+        let markersAt = try need("kallsyms_markers")
+        let groups = (n + 255) / 256
+        guard let markers = words(markersAt, groups, r) else { throw bad("markers run past the end", markersAt) }
+
+        let indexAt = try need("kallsyms_token_index")
+        guard r.ok(indexAt, 512) else { throw bad("token index runs past the end", indexAt) }
+        let tokenIndex = (0 ..< 256).map { r.u16(indexAt + 2 * $0) }
+        let tableAt = try need("kallsyms_token_table")
+        // The index must be the running sum of the token lengths (each NUL-terminated).
+        var expected = 0
+        for slot in 0 ..< 256 {
+            guard Int(tokenIndex[slot]) == expected else { throw bad("token index slot \(slot)", indexAt + 2 * slot) }
+            var e = tableAt + expected
+            while e < b.count && b[e] != 0 && e - tableAt < maxTokenLength * 256 { e += 1 }
+            guard e < b.count, b[e] == 0 else { throw bad("token \(slot) is not terminated", tableAt + expected) }
+            expected = e + 1 - tableAt
+        }
+        let tokenTable = Array(b[tableAt ..< tableAt + expected])
+
+        let namesAt = try need("kallsyms_names")
+        var chained: (end: Int, sawTwoByte: Bool)?
+        for twoByte in [true, false] {
+            if let c = chainNames(b, start: namesAt, count: n, markers: markers, limit: b.count, twoByte: twoByte) {
+                chained = c
+                break
+            }
+        }
+        guard let (namesEnd, sawTwoByte) = chained else { throw bad("names do not chain to the markers", namesAt) }
+        let names = Array(b[namesAt ..< namesEnd])
+
+        var encoding: AddressEncoding
+        var addresses: [UInt64]
+        var kind: TableLayout.AddressKind
+        var addressesAt: Int
+        var baseAt: Int?
+        if let offsetsAt = at["kallsyms_offsets"] {
+            let base = try need("kallsyms_relative_base")
+            guard let w = words(offsetsAt, n, r) else { throw bad("offsets run past the end", offsetsAt) }
+            guard r.ok(base, pointerSize) else { throw bad("relative base is outside the file", base) }
+            let relativeBase = r.word(base, pointerSize)
+            if n == 0 {
+                kind = .baseRelative
+                addresses = []
+            } else if let (k, a) = offsetInterpretations(w, base: relativeBase, pointerSize: pointerSize) {
+                kind = k
+                addresses = a
+            } else {
+                throw bad("offsets from relative_base 0x\(String(relativeBase, radix: 16)) do not come out sorted", offsetsAt)
+            }
+            encoding = .offsets(w, relativeBase: relativeBase, absolutePercpu: kind == .absolutePercpu)
+            addressesAt = offsetsAt
+            baseAt = base
+        } else {
+            addressesAt = try need("kallsyms_addresses")
+            guard r.ok(addressesAt, n * pointerSize) else { throw bad("addresses run past the end", addressesAt) }
+            addresses = (0 ..< n).map { r.word(addressesAt + $0 * pointerSize, pointerSize) }
+            guard sorted(addresses) else { throw bad("addresses are not sorted", addressesAt) }
+            kind = .absolute
+            encoding = .addresses(addresses, absolute: [Bool](repeating: false, count: n))
+        }
+
+        var seqValues: [UInt32]?
+        if let seqsAt = at["kallsyms_seqs_of_names"] {
+            guard let s = seqs(at: seqsAt, count: n, b) else { throw bad("seqs_of_names is not a permutation", seqsAt) }
+            seqValues = s
+        }
+        let symbols = try names.withUnsafeBufferPointer { nb in
+            try tokenTable.withUnsafeBufferPointer { tt in
+                try TableDecoder.decodeNames(numSyms: n, names: nb, tokenTable: tt, tokenIndex: tokenIndex, addresses: addresses)
+            }
+        }
+        let order: TableLayout.ArrayOrder =
+            numSymsAt < addressesAt ? .v64 : (seqValues != nil ? .v62 : .before62)
+        let layout = TableLayout(
+            order: order, addressKind: kind, littleEndian: littleEndian, pointerSize: pointerSize, markerSize: 4,
+            twoByteLengthsSeen: sawTwoByte, hasSeqsOfNames: seqValues != nil, numSymsOffset: numSymsAt,
+            namesOffset: namesAt, namesSize: names.count, markersOffset: markersAt, tokenTableOffset: tableAt,
+            tokenTableSize: tokenTable.count, tokenIndexOffset: indexAt, addressesOffset: addressesAt,
+            relativeBaseOffset: baseAt, seqsOfNamesOffset: at["kallsyms_seqs_of_names"])
+        var table = KallsymsTable(
+            format: order == .before62 ? .linux61 : .linux612, symbols: symbols, names: names, markers: markers,
+            tokenTable: tokenTable, tokenIndex: tokenIndex, addressEncoding: encoding,
+            seqsOfNames: seqValues ?? KallsymsGenerator.nameOrder(symbols, ltoClang: false), textAddress: 0)
+        table.prepareLookups()
+        table.textAddress = table.address(of: "_text") ?? addresses.first ?? 0
+        return LocatedTable(table: table, layout: layout)
+    }
+}

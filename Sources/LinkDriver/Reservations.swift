@@ -1,0 +1,97 @@
+import KallsymsCore
+
+extension TableReservation {
+    /// Bytes the reserved table section occupies (labels aligned to the pointer size).
+    public func total(arch: TargetArch) -> Int {
+        let a = arch.pointerSize
+        // num_syms, token_index and relative_base have fixed sizes.
+        var sum = 4 + 512 + a + 3 * a
+        for (_, room) in self.room { sum += (room + a - 1) / a * a }
+        return max(sum, sectionSize ?? 0)
+    }
+}
+
+/// How much room to keep, and how to grow it.
+enum Reservations {
+    /// Smallest extra room per array: a few symbols' worth, so a reservation always absorbs a
+    /// handful of new stubs.
+    static let floors: [String: Int] = [
+        "kallsyms_names": 256, "kallsyms_markers": 8, "kallsyms_token_table": 128, "kallsyms_offsets": 64,
+        "kallsyms_addresses": 128, "kallsyms_seqs_of_names": 48,
+    ]
+
+    /// The room of `layout`'s variable arrays plus `extra` bytes shared out in proportion to each
+    /// array's size (new symbols grow names, offsets and seqs together), never below the floors.
+    static func spread(_ extra: Int, over layout: BinaryLayout) -> TableReservation {
+        let arrays = layout.labels.filter { TableReservation.variableArrays.contains($0.name) }
+        let total = max(1, arrays.reduce(0) { $0 + $1.size })
+        var room: [String: Int] = [:]
+        for l in arrays {
+            let share = Int((Double(extra) * Double(l.size) / Double(total)).rounded(.up))
+            room[l.name] = l.size + max(share, floors[l.name] ?? 64)
+        }
+        return TableReservation(room: room)
+    }
+
+    /// 1/32 of the table plus 1 KiB: room for a few hundred new symbols on a kernel-sized table.
+    static func defaultMargin(_ layout: BinaryLayout) -> Int { layout.bytes.count / 32 + 1024 }
+
+    /// Room sized from the growth the plain loop showed. `table` is the newest table, `linked`
+    /// the layout linked into the image it came from, `before` the one linked before that.
+    ///
+    /// If moving the code after the table by `d` bytes adds about `r * d` bytes of table (new
+    /// stubs), then reserving `M` bytes more than the table needs moves the code by the table's
+    /// growth plus `M`, which adds `r * (g + M)`: that fits when `M >= r * g / (1 - r)`. Twice
+    /// that, plus the default margin, absorbs the unevenness of stubs (they come whole).
+    static func fromGrowth(table: BinaryLayout, linked: BinaryLayout, before: BinaryLayout?, arch: TargetArch)
+        -> TableReservation
+    {
+        let growth = abs(table.bytes.count - linked.bytes.count)
+        var ratio = 0.5
+        if let before {
+            let shift = abs(linked.bytes.count - before.bytes.count)
+            if shift > 0 { ratio = min(0.9, Double(growth) / Double(shift)) }
+        }
+        let needed = Double(growth) * ratio / (1 - ratio)
+        let margin = Int(2 * needed) + defaultMargin(table) + growth
+        return spread(margin, over: table)
+    }
+
+    /// A reservation the table `bare` outgrew: every array gets its need plus twice what it
+    /// overflowed by (and the floor), the others keep their room.
+    static func grow(_ r: TableReservation, toFit bare: BinaryLayout, previous: BinaryLayout) -> TableReservation {
+        var out = r
+        for l in bare.labels where TableReservation.variableArrays.contains(l.name) {
+            let room = r.room[l.name] ?? 0
+            if l.size > room {
+                out.room[l.name] = l.size + 2 * (l.size - room) + (floors[l.name] ?? 64)
+            }
+        }
+        if let total = r.sectionSize {
+            let size = bare.bytes.count
+            if size > total { out.sectionSize = size + 2 * (size - total) + 1024 }
+        }
+        return out
+    }
+}
+
+/// Linker-made branch stubs, veneers and thunks, by the names GNU ld and lld give them.
+enum LinkerStubs {
+    static func isStub(_ name: ArraySlice<UInt8>) -> Bool {
+        let s = String(decoding: name, as: UTF8.self)
+        if s.contains(".long_branch.") || s.contains(".plt_branch.") || s.contains(".plt_call.") { return true }
+        if s.hasSuffix("_veneer") || s.hasSuffix("_from_arm") || s.hasSuffix("_from_thumb") { return true }
+        if s.hasPrefix("__long_branch_") || s.hasPrefix("__plt_") || s.hasPrefix("__gnu_compat_") { return true }
+        // __<alnum>*Thunk_ (lld's AArch64/ARM/MIPS thunks)
+        if s.hasPrefix("__"), let r = s.range(of: "Thunk_") {
+            return s[s.index(s.startIndex, offsetBy: 2) ..< r.lowerBound].allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }
+        }
+        return false
+    }
+
+    static func count(_ symbols: SymbolList) -> Int {
+        var n = 0
+        for i in 0 ..< symbols.count where isStub(symbols.name(i)) { n += 1 }
+        return n
+    }
+}
