@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "KallsymsCore", targets: ["KallsymsCore"]),
         .library(name: "ELFKit", targets: ["ELFKit"]),
         .library(name: "KernelImage", targets: ["KernelImage"]),
+        .library(name: "MapDiff", targets: ["MapDiff"]),
         .library(name: "LinkDriver", targets: ["LinkDriver"]),
     ],
     dependencies: [
@@ -25,11 +26,12 @@ let package = Package(
             name: "CCompression",
             providers: [.apt(["zlib1g-dev", "liblzma-dev", "libzstd-dev", "liblz4-dev", "libbz2-dev"])]),
         .target(name: "KernelImage", dependencies: ["KallsymsCore", "ELFKit", "CCompression"], swiftSettings: optimizedAlways),
-        .target(name: "LinkDriver", dependencies: ["KallsymsCore", "ELFKit", "KernelImage"]),
+        .target(name: "MapDiff", dependencies: ["KallsymsCore"], swiftSettings: optimizedAlways),
+        .target(name: "LinkDriver", dependencies: ["KallsymsCore", "ELFKit", "KernelImage", "MapDiff"]),
         .executableTarget(
             name: "kallsyms",
             dependencies: [
-                "KallsymsCore", "ELFKit", "KernelImage", "LinkDriver",
+                "KallsymsCore", "ELFKit", "KernelImage", "MapDiff", "LinkDriver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Lookup throughput on a real image (scripts/bench-reader).
@@ -40,6 +42,7 @@ let package = Package(
         .testTarget(name: "KallsymsCoreTests", dependencies: ["KallsymsCore", "KallsymsTestSupport"]),
         .testTarget(name: "ELFKitTests", dependencies: ["ELFKit", "KallsymsCore", "KallsymsTestSupport"]),
         .testTarget(name: "KernelImageTests", dependencies: ["KernelImage", "KallsymsCore", "ELFKit", "KallsymsTestSupport"]),
+        .testTarget(name: "MapDiffTests", dependencies: ["MapDiff", "KallsymsCore", "KallsymsTestSupport"]),
         .testTarget(name: "KallsymsCLITests", dependencies: ["kallsyms", "KallsymsCore", "KallsymsTestSupport"]),
     ]
 )

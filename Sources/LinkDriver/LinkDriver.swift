@@ -38,7 +38,7 @@ public final class LinkDriver {
     var seenShapes: [[Int]: Int] = [:]
     var plainRelinks = 0
     var keepArtifacts = false
-    var previousNames: [ArraySlice<UInt8>: Int]?
+    var previousNames: [UInt64: Int]?
 
     struct Linked {
         var table: KallsymsTable
@@ -72,7 +72,7 @@ public final class LinkDriver {
             command: options.command, options: options.generator, filter: options.filter, arch: arch)
         {
             reservation = estimate.reservation
-            note0 = "reserved \(estimate.reservation.total(arch: arch)) bytes from \(estimate.symbols) input symbols in \(estimate.objects) objects"
+            note0 = "room reserved for the table of \(estimate.symbols) input symbols (\(estimate.objects) objects)"
             notes.append(note0!)
         }
         let empty = try emptyTable()
@@ -124,13 +124,13 @@ public final class LinkDriver {
             // A table that does not fit its room grows the room.
             if let r = reservation, !BinaryLayout.fits(table, arch: arch, r) {
                 let grown = Reservations.grow(r, toFit: bare, previous: linked.layout)
-                notes.append("pass \(pass): the table outgrew its reserved room; room grown to \(grown.total(arch: arch)) bytes")
                 reservation = grown
                 padded = BinaryLayout(table, arch: arch, reservation: grown)
+                notes.append("pass \(pass): the table outgrew its reserved room; section grown to \(padded.bytes.count) bytes")
             }
 
             // Same layout: nothing after the table moves, so writing it in place is a fixed point.
-            if padded.shape == linked.layout.shape && (options.patch || options.reserve != nil) {
+            if padded.shape == linked.layout.shape && (options.patch || reservation != nil) {
                 let patchedImage = try patchImage(linked, with: padded, listing: listing)
                 patches += 1
                 linked = Linked(table: table, layout: padded, image: patchedImage, bareSize: bare.bytes.count)
@@ -145,7 +145,10 @@ public final class LinkDriver {
                 if let seen = seenShapes[padded.shape] {
                     why = "a cycle: this layout was linked in pass \(seen)"
                 } else if plainRelinks > options.plainPasses {
-                    why = "the layout still changes after \(options.plainPasses) plain relink\(options.plainPasses == 1 ? "" : "s")"
+                    why =
+                        options.plainPasses == 0
+                        ? "the table changed the image's symbols (\(linked.bareSize) -> \(bare.bytes.count) bytes)"
+                        : "the layout still changes after \(options.plainPasses) plain relinks"
                 }
                 if let why {
                     let r = Reservations.fromGrowth(
@@ -219,10 +222,18 @@ public final class LinkDriver {
         try ELFSymbolSource.listing(path: path)
     }
 
+    /// Names that appeared and disappeared since the previous pass, counted as multisets of
+    /// 64-bit FNV-1a hashes of the names (a report figure: a collision would only miscount).
     func nameChanges(_ map: SymbolList) -> (Int, Int) {
-        var counts: [ArraySlice<UInt8>: Int] = [:]
+        var counts: [UInt64: Int] = [:]
         counts.reserveCapacity(map.count)
-        for i in 0 ..< map.count { counts[map.name(i), default: 0] += 1 }
+        map.bytes.withUnsafeBufferPointer { b in
+            for i in 0 ..< map.count {
+                var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                for k in (Int(map.starts[i]) + 1) ..< Int(map.ends[i]) { h = (h ^ UInt64(b[k])) &* 0x100_0000_01b3 }
+                counts[h, default: 0] += 1
+            }
+        }
         defer { previousNames = counts }
         guard let before = previousNames else { return (0, 0) }
         var added = 0

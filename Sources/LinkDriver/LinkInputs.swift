@@ -1,6 +1,7 @@
 import ELFKit
 import Foundation
 import KallsymsCore
+import MapDiff
 
 /// What the link command's input files say before anything is linked.
 enum LinkInputs {
@@ -133,9 +134,9 @@ enum Subprocess {
 }
 
 /// Explains the difference between two symbol lists (the table linked in and the one the image
-/// gives) with the map-diff report.
+/// gives) with the map-diff report, as `kallsyms diff` prints it.
 enum MapExplainer {
     static func explain(_ a: SymbolList, _ b: SymbolList) -> String {
-        "table linked in: \(a.count) symbols; table from the image: \(b.count) symbols"
+        MapDiff.compare(a, b).text(limit: 12, sourceA: "table in the image", sourceB: "the image's symbols")
     }
 }

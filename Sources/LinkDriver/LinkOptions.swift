@@ -40,7 +40,7 @@ public struct LinkOptions: @unchecked Sendable {
     public init(
         command: [String], output: String, generator: GeneratorOptions, arch: TargetArch? = nil,
         filter: SymbolFilter = SymbolFilter(), maxLinks: Int = 10, slack: Int? = nil, patch: Bool = false,
-        reserve: Reserve? = nil, plainPasses: Int = 1, keepTemps: Bool = false, mapOutput: String? = nil,
+        reserve: Reserve? = nil, plainPasses: Int = 0, keepTemps: Bool = false, mapOutput: String? = nil,
         workDirectory: String? = nil
     ) {
         self.command = command

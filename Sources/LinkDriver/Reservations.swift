@@ -1,15 +1,5 @@
 import KallsymsCore
-
-extension TableReservation {
-    /// Bytes the reserved table section occupies (labels aligned to the pointer size).
-    public func total(arch: TargetArch) -> Int {
-        let a = arch.pointerSize
-        // num_syms, token_index and relative_base have fixed sizes.
-        var sum = 4 + 512 + a + 3 * a
-        for (_, room) in self.room { sum += (room + a - 1) / a * a }
-        return max(sum, sectionSize ?? 0)
-    }
-}
+import MapDiff
 
 /// How much room to keep, and how to grow it.
 enum Reservations {
@@ -75,23 +65,12 @@ enum Reservations {
     }
 }
 
-/// Linker-made branch stubs, veneers and thunks, by the names GNU ld and lld give them.
+/// Counts linker-made branch stubs, veneers and thunks by the names GNU ld and lld give them
+/// (the map differ's `linkerStub` class).
 enum LinkerStubs {
-    static func isStub(_ name: ArraySlice<UInt8>) -> Bool {
-        let s = String(decoding: name, as: UTF8.self)
-        if s.contains(".long_branch.") || s.contains(".plt_branch.") || s.contains(".plt_call.") { return true }
-        if s.hasSuffix("_veneer") || s.hasSuffix("_from_arm") || s.hasSuffix("_from_thumb") { return true }
-        if s.hasPrefix("__long_branch_") || s.hasPrefix("__plt_") || s.hasPrefix("__gnu_compat_") { return true }
-        // __<alnum>*Thunk_ (lld's AArch64/ARM/MIPS thunks)
-        if s.hasPrefix("__"), let r = s.range(of: "Thunk_") {
-            return s[s.index(s.startIndex, offsetBy: 2) ..< r.lowerBound].allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }
-        }
-        return false
-    }
-
     static func count(_ symbols: SymbolList) -> Int {
         var n = 0
-        for i in 0 ..< symbols.count where isStub(symbols.name(i)) { n += 1 }
+        for i in 0 ..< symbols.count where MapDiff.isLinkerStub(symbols.name(i)) { n += 1 }
         return n
     }
 }
