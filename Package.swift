@@ -42,6 +42,7 @@ let package = Package(
         .testTarget(name: "KallsymsCoreTests", dependencies: ["KallsymsCore", "KallsymsTestSupport"]),
         .testTarget(name: "ELFKitTests", dependencies: ["ELFKit", "KallsymsCore", "KallsymsTestSupport"]),
         .testTarget(name: "KernelImageTests", dependencies: ["KernelImage", "KallsymsCore", "ELFKit", "KallsymsTestSupport"]),
+        .testTarget(name: "LinkDriverTests", dependencies: ["LinkDriver", "MapDiff", "KernelImage", "KallsymsCore", "ELFKit", "KallsymsTestSupport"]),
         .testTarget(name: "MapDiffTests", dependencies: ["MapDiff", "KallsymsCore", "KallsymsTestSupport"]),
         .testTarget(name: "KallsymsCLITests", dependencies: ["kallsyms", "KallsymsCore", "KallsymsTestSupport"]),
     ]

@@ -36,6 +36,8 @@ public struct NMListing: Sendable {
             return NMListing(symbols: SymbolList(), addressWidth: width)
         }
         let classes = sectionClasses(elf)
+        // The letter a section gives its symbols, worked out once per section.
+        let sectionLetters = classes.map { $0.1.exists ? $0.1.letter(name: $0.0) : UInt8(ascii: "a") }
         let raw = try RawSymbols(elf, tableIndex: tableIndex)
         let n = raw.count
         var letters = [UInt8](repeating: 0, count: n)
@@ -48,7 +50,7 @@ public struct NMListing: Sendable {
             let shndx = raw.sectionIndex(i)
             let (letter, value) = self.letter(
                 binding: info >> 4, type: type, shndx: shndx, value: raw.value(i), size: raw.size(i),
-                classes: classes, machine: elf.machine)
+                sectionLetters: sectionLetters, machine: elf.machine)
             letters[i] = letter
             values[i] = value
             keep[i] = true
@@ -201,7 +203,7 @@ public struct NMListing: Sendable {
     /// common symbol: BFD keeps it in the value field).
     static func letter(
         binding: UInt8, type: UInt8, shndx: UInt16, value: UInt64, size: UInt64,
-        classes: [(String, SectionClass)], machine: UInt16
+        sectionLetters: [UInt8], machine: UInt16
     ) -> (UInt8, UInt64) {
         let weak = binding == 2
         let object = type == 1 || type == 5  // STT_OBJECT, STT_COMMON
@@ -218,10 +220,10 @@ public struct NMListing: Sendable {
         guard binding == 0 || binding == 1 else { return (UInt8(ascii: "?"), value) }
         var c: UInt8
         let index = Int(shndx)
-        if shndx == 0xFFF1 || shndx >= 0xFF00 || index >= classes.count || !classes[index].1.exists {
+        if shndx == 0xFFF1 || shndx >= 0xFF00 || index >= sectionLetters.count {
             c = UInt8(ascii: "a")
         } else {
-            c = classes[index].1.letter(name: classes[index].0)
+            c = sectionLetters[index]
         }
         if binding == 1 && c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z") { c -= 0x20 }
         return (c, value)

@@ -37,19 +37,17 @@ public struct SymbolFilter {
         order.reserveCapacity(list.count)
         var line = [UInt8]()
         line.reserveCapacity(256)
-        let hex = Array("0123456789abcdef".utf8)
+        let zeros = [UInt8](repeating: UInt8(ascii: "0"), count: addressWidth)
+        let blanks = [UInt8](repeating: 0x20, count: addressWidth)
         var cName = [CChar]()
         for i in 0 ..< list.count {
             var dropped = false
             if base != .none {
                 line.removeAll(keepingCapacity: true)
                 let letter = list.type(i)
-                if NMListing.isUndefined(letter) {
-                    line.append(contentsOf: repeatElement(0x20, count: addressWidth))
-                } else {
-                    let a = list.addresses[i]
-                    for k in stride(from: addressWidth - 1, through: 0, by: -1) { line.append(hex[Int((a >> (UInt64(k) * 4)) & 0xF)]) }
-                }
+                // The address's digits cannot take part in any pattern (none starts or ends in
+                // a hex digit next to the space), so a constant stands in for them.
+                line.append(contentsOf: NMListing.isUndefined(letter) ? blanks : zeros)
                 line.append(0x20)
                 line.append(letter)
                 line.append(0x20)

@@ -215,8 +215,11 @@ public enum TableLocator {
             var y = highest - width
             while y >= lowest {
                 defer { y -= 1 }
-                let n = Int(r.word(y, width))
-                guard n > 0, (n + 255) / 256 == groups else { continue }
+                // A word read from anywhere: keep it as UInt64 until it is known to be a count.
+                let raw = r.word(y, width)
+                guard raw > 0, raw <= UInt64(maxSymbols) else { continue }
+                let n = Int(raw)
+                guard (n + 255) / 256 == groups else { continue }
                 // Names follow num_syms after alignment padding.
                 for x in y + width ..< y + width + 8 {
                     if x > y + width && b[x - 1] != 0 { break }

@@ -32,7 +32,7 @@ struct Link: ParsableCommand {
     @Option(name: .customLong("max-passes"), help: "Give up after this many links.")
     var maxPasses: Int = 10
     @Option(name: .customLong("plain-passes"), help: "Plain relinks tried after the first full table before room is reserved automatically.")
-    var plainPasses: Int = 1
+    var plainPasses: Int = 0
     @Option(help: "Room after the table (bytes, or with K/M): the section keeps its size while the table fits.")
     var slack: String?
     @Flag(help: "Write a table with the layout of the one linked in straight into the image instead of relinking.")
