@@ -209,6 +209,28 @@ import Testing
         try checkImage("\(dir)/out", generator: all)
     }
 
+    /// A link whose symbols alternate from pass to pass (an extra object on odd passes, standing
+    /// in for the compression's non-monotone cycles): plain iteration has no fixed point. The
+    /// driver must notice the repeated layout, reserve room, and still converge and verify.
+    @Test func aCycleOfLayoutsIsDetectedAndBrokenByReservingRoom() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = try firmwareCommand(dir)
+        try "void cycle_a(void) {}\nvoid cycle_b(void) {}\nvoid cycle_c(void) {}\n"
+            .write(toFile: "\(dir)/extra.c", atomically: true, encoding: .utf8)
+        _ = try sh(["gcc", "-O1", "-fno-pic", "-c", "\(dir)/extra.c", "-o", "\(dir)/extra.o"])
+        let link = base.map { $0 == "{out}" ? "$1" : $0 == "{kallsyms}" ? "$2" : $0 }.joined(separator: " ")
+        let script = "n=$(basename \"$1\" .out); n=${n#pass}; x=; [ $((n % 2)) = 1 ] && x=\(dir)/extra.o; \(link) $x"
+        let command = ["bash", "-c", script, "link", "{out}", "{kallsyms}"]
+        let s = try run(command, output: "\(dir)/fw") {
+            $0.plainPasses = 10
+            $0.arch = .x86_64
+        }
+        #expect(s.converged && s.verified && s.reservation != nil)
+        #expect(s.notes.contains { $0.contains("a cycle: this layout was linked in pass") })
+        #expect(s.links <= 5)
+    }
+
     /// A "linker" that ignores the table it is given: the table inside never matches the symbols,
     /// and the driver must say so, exit 1, keep the passes and leave OUT alone.
     @Test func aTableThatDoesNotMatchItsImageFailsVerification() throws {
