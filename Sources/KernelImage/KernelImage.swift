@@ -44,12 +44,19 @@ public struct KernelImage: Sendable {
         }
     }
 
+    /// `limit` caps every decompressed stream; it is further held to a multiple of the input's
+    /// size (kernels compress 3-6x), so no file can make the reader allocate more than a small
+    /// multiple of itself, however its streams nest.
     public static func read(bytes: [UInt8], limit: Int = Decompressor.defaultLimit) throws -> KernelImage {
         var failures: [String] = []
-        if let image = try unwrap(bytes, steps: [], depth: 0, limit: limit, failures: &failures) { return image }
+        let cap = min(limit, bytes.count.multipliedReportingOverflow(by: maxExpansion).partialValue + (16 << 20))
+        if let image = try unwrap(bytes, steps: [], depth: 0, limit: cap, failures: &failures) { return image }
         let why = failures.isEmpty ? "" : " (" + failures.joined(separator: "; ") + ")"
         throw KallsymsError(.malformed, "no kallsyms table found\(why)")
     }
+
+    /// The most a kernel image may expand by when decompressed.
+    public static let maxExpansion = 32
 
     static func u32le(_ b: [UInt8], _ o: Int) -> Int? {
         guard o >= 0, o + 4 <= b.count else { return nil }

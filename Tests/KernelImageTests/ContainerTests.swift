@@ -52,6 +52,22 @@ import Testing
         }
     }
 
+    /// A decompression bomb: 200 MiB of zeros in a few hundred KiB. The reader stops at a small
+    /// multiple of the file's size with an error, instead of allocating what the stream asks.
+    @Test(arguments: ["gzip", "xz", "zstd", "bzip2"])
+    func decompressionIsBoundedByTheInputsSize(_ name: String) throws {
+        let tool = Self.tools.first { $0.0.rawValue == name }!
+        let packed = try Self.compress([UInt8](repeating: 0, count: 200 << 20), tool.1)
+        #expect(packed.count < 1 << 20)
+        let cap = packed.count * KernelImage.maxExpansion + (16 << 20)
+        #expect {
+            try KernelImage.read(bytes: packed)
+        } throws: { e in
+            (e as? KallsymsError)?.message.contains("expands past \(cap) bytes") == true
+                || "\(e)".contains("expands past \(cap) bytes")
+        }
+    }
+
     @Test func bzImageZbootAndArm64ImageHeaders() throws {
         let (bytes, symbols) = try Self.blob()
         let gz = try Self.compress(bytes, ["/usr/bin/gzip", "-9c"])
