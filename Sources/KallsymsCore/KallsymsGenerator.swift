@@ -72,7 +72,10 @@ public enum KallsymsGenerator {
             defer { group.wait() }
             compressed = try TokenCompressor.compress(symbols)
         }
-        let seqs = seqsBox.value!
+        var seqs = seqsBox.value!
+        if options.format == .linux612, (0 ..< symbols.count).contains(where: { symbols.type($0) == 0 }) {
+            seqs = nulTypeNameOrder(symbols, names: compressed.names)
+        }
         clock.lap("compress + name order")
         // Built after the compressor's arena is gone, which keeps the peak lower.
         let encoding = try addressEncoding(sorted, options: options, file: file)
@@ -134,6 +137,34 @@ public enum KallsymsGenerator {
             words.append(try offsetWord(sorted, i, options: options, file: file))
         }
         return .offsets(words, relativeBase: base, absolutePercpu: options.absolutePercpu)
+    }
+
+    /// 6.12 sorts by name after restoring each name in place with `strcpy` from its expansion.
+    /// A symbol whose type byte is NUL expands to a string that ends at once, so only that NUL
+    /// is copied and the name it is sorted by is what is left in its buffer: its compressed
+    /// bytes after the first (the compressor shifts the terminator along, so they end in NUL).
+    /// Such input is garbage, but the reference is deterministic about it, and so are we.
+    static func nulTypeNameOrder(_ symbols: SymbolList, names: [UInt8]) -> [UInt32] {
+        var keys: [ArraySlice<UInt8>] = []
+        keys.reserveCapacity(symbols.count)
+        var o = 0
+        for i in 0 ..< symbols.count {
+            var len = Int(names[o])
+            var prefix = 1
+            if len & 0x80 != 0 {
+                len = (len & 0x7F) | Int(names[o + 1]) << 7
+                prefix = 2
+            }
+            let compressed = names[(o + prefix) ..< (o + prefix + len)]
+            keys.append(symbols.type(i) == 0 ? compressed.dropFirst() : symbols.name(i))
+            o += prefix + len
+        }
+        return (0 ..< UInt32(symbols.count)).sorted { x, y in
+            let a = keys[Int(x)], b = keys[Int(y)]
+            if !a.elementsEqual(b) { return a.lexicographicallyPrecedes(b) }
+            let ax = symbols.addresses[Int(x)], ay = symbols.addresses[Int(y)]
+            return ax != ay ? ax < ay : x < y
+        }
     }
 
     /// `kallsyms_seqs_of_names`: table indices ordered by name (unsigned bytes, as strcmp), then

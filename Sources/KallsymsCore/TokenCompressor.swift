@@ -168,7 +168,10 @@ public enum TokenCompressor {
         for c in 0 ..< 256 {
             // `.short %d` of the running offset: the kernel's value, truncated as the assembler would.
             tokenIndex.append(UInt16(truncatingIfNeeded: tokenTable.count))
-            tokenTable += expand(c)
+            // The kernel prints each token with `%s` and advances by `strlen + 1`: a token that
+            // holds a NUL byte (a symbol whose type byte is NUL) ends there.
+            let e = expand(c)
+            tokenTable += e.firstIndex(of: 0).map { e[..<$0] } ?? e[...]
             tokenTable.append(0)
         }
         return Result(names: names, markers: markers, tokenTable: tokenTable, tokenIndex: tokenIndex)

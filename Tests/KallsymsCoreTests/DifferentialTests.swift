@@ -246,9 +246,12 @@ struct RandomMap {
             var line = Array(String(addr, radix: 16).utf8)
             if chance(50) { line = Array(repeating: UInt8(ascii: "0"), count: max(0, 16 - line.count)) + line }
             line.append(0x20)
-            line.append(Self.types[below(Self.types.count)])
+            // Now and then a NUL type byte: both versions take it, and 6.12 then sorts the name by
+            // what its in-place restore leaves behind (found by fuzzing).
+            line.append(chance(1) ? 0 : Self.types[below(Self.types.count)])
             line.append(0x20)
             line += name(format: format)
+            if chance(1) { line += [0] + name(format: format) }  // an embedded NUL ends the name
             if k == malformedAt {
                 line = [
                     Array("zz T bad".utf8), Array("1234".utf8), [], Array("12 T".utf8), Array("  \t".utf8),

@@ -1,0 +1,52 @@
+import KallsymsCore
+import KernelImage
+
+/// The table decoder given a blob and a layout: the first 40 bytes say where each array is
+/// (ten little-endian u32 offsets into the rest) plus the byte order and pointer size; the
+/// structural scan runs over the same blob.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let all = UnsafeBufferPointer(start: data, count: size)
+    guard size >= 41 else { return 0 }
+    func u32(_ o: Int) -> Int {
+        Int(all[o]) | Int(all[o + 1]) << 8 | Int(all[o + 2]) << 16 | Int(all[o + 3]) << 24
+    }
+    let names = [
+        "kallsyms_num_syms", "kallsyms_names", "kallsyms_markers", "kallsyms_token_table", "kallsyms_token_index",
+        "kallsyms_offsets", "kallsyms_relative_base", "kallsyms_seqs_of_names", "kallsyms_addresses",
+    ]
+    let blob = UnsafeBufferPointer(rebasing: all[41...])
+    var at: [String: Int] = [:]
+    for (i, name) in names.enumerated() {
+        let o = u32(4 * i)
+        if o != 0xFFFF_FFFF { at[name] = o % max(1, blob.count + 8) }
+    }
+    let flags = all[40]
+    let le = flags & 1 == 0
+    let ptr = flags & 2 == 0 ? 8 : 4
+    if let t = try? TableLocator.readAtSymbols(blob, at: at, littleEndian: le, pointerSize: ptr) {
+        if (try? TableDecoder.decode(t.table)) != t.table.symbols { fatalError("decoded table disagrees") }
+        var table = t.table
+        table.prepareLookups()
+        _ = table.lookup(address: table.symbols.addresses.first ?? 0)
+    }
+    if let t = try? TableLocator.locate(in: blob, hints: ScanHints(littleEndian: le, pointerSize: ptr)) {
+        _ = t.table.lookup(address: 0)
+    }
+    return 0
+}
+
+/// SwiftPM links executables with `main` renamed to `FuzzTable_main`; hand control to libFuzzer's
+/// driver from there (its own `main` is then never pulled from the archive).
+@_silgen_name("LLVMFuzzerRunDriver")
+func runDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+@_cdecl("FuzzTable_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    var count = argc
+    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
+    return runDriver(&count, &arguments) { data, size in fuzz(data, size) }
+}
