@@ -201,16 +201,22 @@ public struct KernelImage: Sendable {
         let step = "ELF\(elf.is64 ? 64 : 32) \(arch) \(elf.littleEndian ? "little" : "big")-endian"
         let loaded = elf.sections.filter { $0.type != ELF.shtNOBITS && $0.flags & 2 != 0 && $0.size > 0 }
         let segments = elf.segments.filter { $0.type == 1 && $0.fileSize > 0 }
+        // Headers come from the file: every sum wraps instead of trapping, and an offset counts
+        // only if it lies inside the file.
+        let fileSize = UInt64(b.count)
         let addressOf: @Sendable (Int) -> UInt64? = { o in
             let u = UInt64(o)
-            for s in loaded where u >= s.offset && u - s.offset < s.size { return s.address + (u - s.offset) }
-            for s in segments where u >= s.offset && u - s.offset < s.fileSize { return s.virtualAddress + (u - s.offset) }
+            for s in loaded where u >= s.offset && u - s.offset < s.size { return s.address &+ (u - s.offset) }
+            for s in segments where u >= s.offset && u - s.offset < s.fileSize { return s.virtualAddress &+ (u - s.offset) }
             return nil
         }
         let offsetOf: (UInt64) -> Int? = { a in
-            for s in loaded where a >= s.address && a - s.address < s.size { return Int(s.offset + (a - s.address)) }
+            func inFile(_ o: UInt64) -> Int? { o < fileSize ? Int(o) : nil }
+            for s in loaded where a >= s.address && a - s.address < s.size {
+                if let o = inFile(s.offset &+ (a - s.address)) { return o }
+            }
             for s in segments where a >= s.virtualAddress && a - s.virtualAddress < s.fileSize {
-                return Int(s.offset + (a - s.virtualAddress))
+                if let o = inFile(s.offset &+ (a - s.virtualAddress)) { return o }
             }
             return nil
         }

@@ -68,6 +68,22 @@ import Testing
         }
     }
 
+    /// FuzzImage, 2026-11: an ELF whose section header puts a section's file offset near 2^64,
+    /// so mapping a kallsyms_* symbol's address to a file offset overflowed and trapped.
+    static let overflowingSectionOffset = "H4sICBcrBGsCA2ltZy1jcmFzaADtW31sFNcRn3fG2E6R1lBCQlHgSlGFW+qSlBSMCPGFc/VOsiuSmn4InGN9d8iWffZxtwtGhBqzPoWHe8qHEsmVIvWPtolUpSqV2ouTxuHsAxuSChlHTdpSGocGstHxVRSICTbXmd29897VtEip+ke0P+E38+bNzJuZfXv2Gx3ddfXfcTEGObhgI5izWtsI8HRNXgVl66AExzKYa+iWkrByZtVOT5ZCAc3p5e3cOXltAY0shAKas3v0nBKcC3eOSnDgwMGdg7lwmHLq4MDBHWOOUwIHDhx8BtzImnAq4cCBg/8LVl/k2gdX9Et4HxejuozEJya5uDpAF3QxWi9GpNL0Fi7O7X8YlEVvkAnXRtj+DWtBva6P4cdVU9qQZq6SFtcuuPlo3cTqLtQbrdNpZbTuMpFXN+DwGnFv0A3DY+zgedWwXcoD7/B+Kbmfrv8HvXdPJHYxrxjWPpqj3ZhSFnEM6W1dm5AqhtU/ecWb8RPKycxZHrg+4n1wAnhi34T+I4zkhBHo93jPhX4KU9w8Mh/d6RtxiYv39G1Ij9xNklXI1Sfi22khkWhB8tp+skj8PmLpPoUhxlMK54lBEumf3kLbxWR7BTneN0i2+l3kcQlJ/2pKyZX+Mel+jaRHDWnT5In0kfto/jucZz4YoEJIpWas2oXyI8tord/QrSvnia6sviZrGAKPn1a+xPv2lvN4VpnPtctMX2wsLcEV9bzpO+9I3CStRHdW/wiVtBQz1/VncSb+nPknKeonccJSTYbVkR/Szksp3lXEjbmobKP6AyTZQBIXcRdYTsvI6tI0JrliOYA26ZKeT0lJ9CayfXMG3V+uBV5S+lM3QJoO0SdcvCOG6xMH+tFMSh4i0nuiq6ohwZmUPIUBehMLKxOPZOPjSr1INSS2MWacB/NsZHyo6PJIyc1s6GyZ9n53xZtaypV56+A9XLvEeKKbcXQhJSu9Yqh3XFmEp+IS126x3X/n8etKyUgZeMVYuqHmLeWy729DDB15stIrz4F7GUbzyjAv3byAmHEp+SxxvePqYOaUmBzSy0Wqb068FmW8lGLu+ZB+Jyv3W2dVSkbY0Pky7Wx3xVVtmOE/Mc7ZmDbEam4o8zCe3vGu01JyPHOOf4PM01KyrDelfHHdXFXi2iij98cQqRexdlJyUdVYOrGwW0oemFxeC0MTlViqT5GrOI6R3SDR2fKKMeOBeX7g+b5ni6eRHvc6n5jiQj3OxZYUFw0D9aLuMO/JUuMtWoHMydJa2LVsgGL29UxtX4G5HviLOYnQ5Mk/4sTb99CheQAN4tYfjOQW+05d9LEzXnFZr8IH7qs52iA9cs0nbTrTIK75qs74tGm2+zQdy/sSe7N6KemIY/jC3Jwm7WPqXK5lmPoP8Z5oelk/T0IxwrU0q6+5GbsX9d42RMd8NSPRxy15VLfi8wxSzAMUXb20Se/b97Iexg3EKO/DFPvU4/qLaN1QdQ3fE0x3ZUPVx8gdrhdu47xw7ei6rZ5tnibP4x5/U5rHU+rrmV8Ulq3nwkEqgbiFiT/zBYA6Me3RLrKuJs/rRv4V3kSA1dWce+Ixr9C9VRMiPZRZxtKnbnoZ5qRvMcLR350mkvvM2Ewv/bxp+iwx+HrxiV6BivFU92+9ibZs5jemc+NR1NVMRRfwnqMUhi1Yr/hQnySvaXTf9e/ufz1V4P5XpDFsOIyPq4cxsr2okHnJ+X3mYFaUOiVw4MCBAwcOHOTv//c/8K01D3577boauTkQDO0A99YNsLHJDV+Hb8LDsElub3c3RuVAaP1dEIl2BkKxmD8a2qmGYgqscn+1SOR+yG353dEaDe+Wo6H17jZ0EdsTjvnbOzvb1Ii/Qw6HVi4vMlxeZZneY9mzX7IDrIc9x/axJ9gh1s2eZ/3sRfZj9jP2JHuJ9bIX2CB7hmkszvrYT5zn+HlGo433A8jQDAEIQgh2ALRAK0AbtEMYOqATIrATohADBVSA3dAFe+jmHlGVllCXQWN+aAzLrR3QGNsT84e6WhUwhka/EuoiErNoyKBKoDMcwWMMjbkD7W/taM3JAXUickfQj+e7ubMd7PwMp0SirR1KboY7kIfcLjM8xWPbhsLMTaFxtpcILGIMCpnvjrYqGGpQDUcwDznQZsRpeoHGFoyuHeOP7gQbm2fMUYmFduacgUVwGvbLwWAUX1iw8xYxBmtXMEeqoxzFrIo/MxSzDP7OHTtiIQUKZ+Zo1qvQFGxsnrGIMZAFGRt70M4UBYaFzmhO3gBTQV2gDCnV4qKiTj4eoIqpYcDqYYHArCUdI4wR6wlUZ6x6MIh50yoWGkM0iwP4wDpkwMfXIu/BAxsL0+O0PIPB4pPOP/iZY6IqxTFB0bRgYmctSj8qFQHjN4Q0oBUu0GHD1DEdjBdPKrrGGhlhwMzRxCgAORJgrcAIEBXwfUGWxECHlFLA18b5ZHLg4PPUIXK+xOnAgQMHDhw4cODAgYPPjov4swAvDO/Pqc3PCS5Gf94z25XDRIUhdwF9M8eOpbfRX8FM/zeYKf+uJa+y/NB3k+xYb8mvLC+UP2rJn64slAcseW1RPIohLwFYXSjfY8npyyx29Fpxxqw4yyx5wvLfX7TvC7fJF6iJWR2Ambaf2dy0Wp0FLcdcE6k6UNC9K+xdFnbicm1P6pUVdj7zHSlciqG60YOMQXEvzeqf2pqdeQ2lsy3Ugc6CGKetEWnrWhY3DWftflodxiK3itzcjmvGjkafN79uZmaLNBpql5XWXSF/sxwLzYg71DDVxOY5LEfbQtEY5tQRBFvLNt9BnrE1amH1kKGa3MjNSJWoSVtyXLQzKCsyVJOvalP7f4OV1rV85npdW3CHPln0TRBWZL/Ekrmg6EpvXvHffWxhoX55kf1Xivbfbp3/7Wtmv8qzWeauWfKKWPa8ZKZdMc+2/725zw38KZnFfmCtSX/O/vP+829jv9X6/6/V/yX+fwHPx8oEUDsAAA=="
+
+    @Test func fuzzFoundELFWithAnOverflowingSectionOffset() throws {
+        let packed = [UInt8](Data(base64Encoded: Self.overflowingSectionOffset)!)
+        let elf = try packed.withUnsafeBufferPointer { try Decompressor.decompress($0, format: .gzip) }
+        #expect(elf.starts(with: [0x7F, 0x45, 0x4C, 0x46]))
+        // Before the fix this trapped; now it is an answer or an error naming the problem.
+        do {
+            _ = try KernelImage.read(bytes: elf)
+        } catch let e as KallsymsError {
+            #expect(!e.message.isEmpty)
+        }
+    }
+
     @Test func bzImageZbootAndArm64ImageHeaders() throws {
         let (bytes, symbols) = try Self.blob()
         let gz = try Self.compress(bytes, ["/usr/bin/gzip", "-9c"])
