@@ -29,7 +29,9 @@ seed() { # target dir
     head -c 4000 "$root/examples/example.map" > "$tmp/example.map"
     "$kallsyms" gen --all-symbols --absolute-percpu --emit raw --arch x86_64 -o "$tmp/table.bin" "$root/examples/example.map"
     case "$t" in
-        FuzzMap) cp "$root/examples/example.map" "$tmp/fw/System.map" "$d/" ;;
+        FuzzMap) # first byte: version and flags
+            for f in 0 2 6 1 3 9 35; do { printf "\\x$(printf %02x $f)"; cat "$root/examples/example.map"; } > "$d/example-$f"; done
+            { printf "\\x02"; cat "$tmp/fw/System.map"; } > "$d/firmware" ;;
         FuzzELF) cp "$tmp/fw/"*.o "$tmp/fw/firmware" "$d/" ;;
         FuzzTable)
             # Header: offsets of each array (from the raw layout), then flags; then the blob.
@@ -61,5 +63,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$crashes"
     seed "$t" "$corpus"
     echo "== $t (${flags[*]})"
-    "$scratch/release/$t" -rss_limit_mb=4096 -timeout=10 -artifact_prefix="$crashes/" "${flags[@]}" "$corpus"
+    # Swift's own crash reporter would trip the address sanitizer; libFuzzer reports instead.
+    KALLSYMS_THREADS=1 SWIFT_BACKTRACE=enable=no "$scratch/release/$t" -rss_limit_mb=4096 -malloc_limit_mb=2048 -timeout=10 \
+        -print_final_stats=1 -artifact_prefix="$crashes/" "${flags[@]}" "$corpus"
 done
