@@ -149,7 +149,11 @@ public enum Decompressor {
 
     private static func lzma(_ src: UnsafePointer<UInt8>, _ count: Int, alone: Bool, _ limit: Int, _ hint: Int?) throws -> [UInt8] {
         var s = lzma_stream()
-        let rc0 = alone ? lzma_alone_decoder(&s, UInt64.max) : lzma_stream_decoder(&s, UInt64.max, 0)
+        // The dictionary size comes from the stream header: a 14-byte file can ask liblzma for a
+        // gigabyte. Real kernels use dictionaries of at most 64 MiB and are megabytes long, so
+        // the decoder may use 64 times the input plus 16 MiB, and no more.
+        let memlimit = UInt64(min(limit, count.multipliedReportingOverflow(by: 64).partialValue + (16 << 20)))
+        let rc0 = alone ? lzma_alone_decoder(&s, memlimit) : lzma_stream_decoder(&s, memlimit, 0)
         guard rc0 == LZMA_OK else { throw KallsymsError(.malformed, "liblzma cannot start") }
         defer { lzma_end(&s) }
         s.next_in = src
@@ -168,6 +172,11 @@ public enum Decompressor {
                 throw KallsymsError(.malformed, "\(name.rawValue) stream is truncated", offset: count)
             }
             if rc == LZMA_BUF_ERROR { return (wrote, false) }
+            if rc == LZMA_MEMLIMIT_ERROR {
+                throw KallsymsError(
+                    .malformed, "\(name.rawValue) stream needs more than \(memlimit) bytes of decoder memory (64 times its size)",
+                    offset: 0)
+            }
             throw KallsymsError(
                 .malformed, "\(name.rawValue) data is corrupt (liblzma error \(rc.rawValue))", offset: count - s.avail_in)
         }

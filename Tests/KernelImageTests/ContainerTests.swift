@@ -84,6 +84,22 @@ import Testing
         }
     }
 
+    /// FuzzImage (replayed with a 64 MiB malloc limit), 2026-11: a 14-byte .lzma header whose
+    /// dictionary size made liblzma allocate a gigabyte before it found the stream truncated; the
+    /// replay under the limit now passes. A header with an unknown size and the same dictionary
+    /// is refused outright: the decoder may use 64 times the input plus 16 MiB.
+    @Test func fuzzFoundLZMAHeaderAskingForAHugeDictionary() throws {
+        let found = [UInt8](Data(base64Encoded: "AF0AAABAAABrAAAAAAA=")!)
+        #expect(found.count == 14)
+        #expect(throws: KallsymsError.self) { try KernelImage.read(bytes: found) }
+        let unknownSize: [UInt8] = [0x5D, 0x00, 0x00, 0x00, 0x40] + [UInt8](repeating: 0xFF, count: 8) + [0, 0, 0, 0]
+        #expect {
+            try unknownSize.withUnsafeBufferPointer { try Decompressor.decompress($0, format: .lzma) }
+        } throws: { e in
+            "\(e)".contains("decoder memory")
+        }
+    }
+
     @Test func bzImageZbootAndArm64ImageHeaders() throws {
         let (bytes, symbols) = try Self.blob()
         let gz = try Self.compress(bytes, ["/usr/bin/gzip", "-9c"])
