@@ -4,7 +4,9 @@
 # Targets: FuzzMap FuzzELF FuzzTable FuzzImage (default: all, one after the other).
 # Corpora live in .build-fuzz/corpus/TARGET, seeded from the bundled example, the example
 # firmware's objects and image, generated tables and compressed copies; crashes land in
-# .build-fuzz/crashes/TARGET (turn each into a regression test).
+# .build-fuzz/crashes/TARGET (turn each into a regression test). Inputs are at most a few KiB and
+# no single allocation may exceed 64 MiB (-malloc_limit_mb): the readers must stay within a small
+# multiple of their input.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 targets=() flags=()
@@ -64,6 +66,6 @@ for t in "${targets[@]}"; do
     seed "$t" "$corpus"
     echo "== $t (${flags[*]})"
     # Swift's own crash reporter would trip the address sanitizer; libFuzzer reports instead.
-    KALLSYMS_THREADS=1 SWIFT_BACKTRACE=enable=no "$scratch/release/$t" -rss_limit_mb=4096 -malloc_limit_mb=2048 -timeout=10 \
+    KALLSYMS_THREADS=1 SWIFT_BACKTRACE=enable=no "$scratch/release/$t" -rss_limit_mb=2048 -malloc_limit_mb=64 -timeout=10 \
         -print_final_stats=1 -artifact_prefix="$crashes/" "${flags[@]}" "$corpus"
 done
