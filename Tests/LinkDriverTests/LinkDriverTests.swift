@@ -192,6 +192,11 @@ import Testing
             $0.reserve = .bytes(64 << 10)
         }
         #expect(reserved.links == 2 && reserved.patches == 1)
+        // The 6.1 format (absolute addresses, its own array order) links and verifies the same way.
+        let old = GeneratorOptions(format: .linux61, allSymbols: true)
+        let v61 = try run(command, output: "\(dir)/v61", generator: old) { $0.filter = keep }
+        #expect(v61.converged && v61.verified && v61.links <= 4)
+        try checkImage("\(dir)/v61", generator: old, filter: keep)
     }
 
     /// ppc64le, GNU ld with --emit-stub-syms: `.long_branch.` stubs are dropped by every rule set.
