@@ -10,20 +10,7 @@ struct Gen: ParsableCommand {
             kernel's long options (e.g. --all) are accepted, as the kernel's getopt_long does.
             """)
 
-    @Option(help: "Kernel format: linux-6.12 or linux-6.1.")
-    var format: String = KallsymsFormat.linux612.rawValue
-
-    @Flag(name: .customLong("all-symbols"), help: "Keep symbols outside the text ranges (CONFIG_KALLSYMS_ALL).")
-    var allSymbols = false
-
-    @Flag(name: .customLong("absolute-percpu"), help: "Store per-cpu symbols as absolute values.")
-    var absolutePercpu = false
-
-    @Flag(name: .customLong("base-relative"), help: "6.1 only: offsets from kallsyms_relative_base.")
-    var baseRelative = false
-
-    @Flag(name: .customLong("lto-clang"), help: "6.1 only: sort names as if cut at `.llvm.`.")
-    var ltoClang = false
+    @OptionGroup var flags: GeneratorFlags
 
     @Option(name: .shortAndLong, help: "Write to FILE (atomically) instead of standard output.")
     var output: String?
@@ -50,9 +37,6 @@ struct Gen: ParsableCommand {
     }
 
     func validate() throws {
-        guard let f = KallsymsFormat(rawValue: format) else {
-            throw ValidationError("unknown --format '\(format)' (expected linux-6.12 or linux-6.1)")
-        }
         guard ["asm", "object", "raw"].contains(emit) else {
             throw ValidationError("unknown --emit '\(emit)' (expected asm, object or raw)")
         }
@@ -63,16 +47,10 @@ struct Gen: ParsableCommand {
             }
             guard output != nil else { throw ValidationError("--emit \(emit) writes binary data: give -o FILE") }
         }
-        if f == .linux612 && (baseRelative || ltoClang) {
-            throw ValidationError(
-                "--\(baseRelative ? "base-relative" : "lto-clang") does not exist in linux-6.12 (6.12 always uses base-relative offsets); use --format linux-6.1")
-        }
     }
 
     func run() throws {
-        let options = GeneratorOptions(
-            format: KallsymsFormat(rawValue: format)!, allSymbols: allSymbols, absolutePercpu: absolutePercpu,
-            baseRelative: baseRelative, ltoClang: ltoClang)
+        let options = flags.options
         var clock = PhaseClock()
         // The map text is dropped as soon as it is parsed: at 650k symbols it is 29 MB.
         let collected = try KallsymsGenerator.collect(
@@ -94,5 +72,40 @@ struct Gen: ParsableCommand {
             try AssemblyWriter.write(table, to: FileIO.standardOutput())
         }
         clock.lap("total")
+    }
+}
+
+/// The generator's flags, shared by `gen` and `link`: the kernel's own options of
+/// `scripts/kallsyms`, plus the format.
+struct GeneratorFlags: ParsableArguments {
+    @Option(help: "Kernel format: linux-6.12 or linux-6.1.")
+    var format: String = KallsymsFormat.linux612.rawValue
+
+    @Flag(name: .customLong("all-symbols"), help: "Keep symbols outside the text ranges (CONFIG_KALLSYMS_ALL).")
+    var allSymbols = false
+
+    @Flag(name: .customLong("absolute-percpu"), help: "Store per-cpu symbols as absolute values.")
+    var absolutePercpu = false
+
+    @Flag(name: .customLong("base-relative"), help: "6.1 only: offsets from kallsyms_relative_base.")
+    var baseRelative = false
+
+    @Flag(name: .customLong("lto-clang"), help: "6.1 only: sort names as if cut at `.llvm.`.")
+    var ltoClang = false
+
+    func validate() throws {
+        guard let f = KallsymsFormat(rawValue: format) else {
+            throw ValidationError("unknown --format '\(format)' (expected linux-6.12 or linux-6.1)")
+        }
+        if f == .linux612 && (baseRelative || ltoClang) {
+            throw ValidationError(
+                "--\(baseRelative ? "base-relative" : "lto-clang") does not exist in linux-6.12 (6.12 always uses base-relative offsets); use --format linux-6.1")
+        }
+    }
+
+    var options: GeneratorOptions {
+        GeneratorOptions(
+            format: KallsymsFormat(rawValue: format)!, allSymbols: allSymbols, absolutePercpu: absolutePercpu,
+            baseRelative: baseRelative, ltoClang: ltoClang)
     }
 }

@@ -16,16 +16,7 @@ struct Link: ParsableCommand {
             Example: kallsyms link --all-symbols -o fw -- ld -T fw.lds -o {out} main.o {kallsyms}
             """)
 
-    @Option(help: "Kernel format: linux-6.12 or linux-6.1.")
-    var format: String = KallsymsFormat.linux612.rawValue
-    @Flag(name: .customLong("all-symbols"), help: "Keep symbols outside the text ranges (CONFIG_KALLSYMS_ALL).")
-    var allSymbols = false
-    @Flag(name: .customLong("absolute-percpu"), help: "Store per-cpu symbols as absolute values.")
-    var absolutePercpu = false
-    @Flag(name: .customLong("base-relative"), help: "6.1 only: offsets from kallsyms_relative_base.")
-    var baseRelative = false
-    @Flag(name: .customLong("lto-clang"), help: "6.1 only: sort names as if cut at `.llvm.`.")
-    var ltoClang = false
+    @OptionGroup var flags: GeneratorFlags
 
     @OptionGroup var rules: SymbolRuleOptions
 
@@ -54,7 +45,6 @@ struct Link: ParsableCommand {
     var command: [String] = []
 
     func validate() throws {
-        guard KallsymsFormat(rawValue: format) != nil else { throw ValidationError("unknown --format '\(format)'") }
         guard !command.isEmpty else { throw ValidationError("give the link command after --") }
         guard command.contains(where: { $0.contains("{kallsyms}") }) else {
             throw ValidationError("the link command must name {kallsyms} (the table object)")
@@ -76,9 +66,7 @@ struct Link: ParsableCommand {
     }
 
     func run() throws {
-        let generator = GeneratorOptions(
-            format: KallsymsFormat(rawValue: format)!, allSymbols: allSymbols, absolutePercpu: absolutePercpu,
-            baseRelative: baseRelative, ltoClang: ltoClang)
+        let generator = flags.options
         var reserveMode: LinkOptions.Reserve?
         if let reserve { reserveMode = reserve == "auto" ? .auto : .bytes(try Self.size(reserve, what: "--reserve")) }
         let options = LinkOptions(
