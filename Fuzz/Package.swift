@@ -4,13 +4,15 @@
 import PackageDescription
 
 let fuzzTarget: (String, [Target.Dependency]) -> Target = { name, deps in
-    .executableTarget(name: name, dependencies: deps, swiftSettings: [.unsafeFlags(["-parse-as-library"])])
+    .executableTarget(
+        name: name, dependencies: ["FuzzSupport"] + deps, swiftSettings: [.unsafeFlags(["-parse-as-library"])])
 }
 
 let package = Package(
     name: "swift-kallsyms-fuzz",
     dependencies: [.package(name: "swift-kallsyms", path: "..")],
     targets: [
+        .target(name: "FuzzSupport"),
         fuzzTarget("FuzzMap", [
             .product(name: "KallsymsCore", package: "swift-kallsyms"), .product(name: "MapDiff", package: "swift-kallsyms"),
         ]),
