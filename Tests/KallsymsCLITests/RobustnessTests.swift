@@ -69,13 +69,23 @@ import Testing
             ("info.json", ["info", "--json", image]),
             ("diff.json", ["diff", "--json", map, image]),
             ("elf", ["elf", "-o", "{o}", image]),
+            ("dump", ["dump", image]),
+            ("lookup", ["lookup", image, "start_kernel", "0xffffffff81000012", "no_such_symbol"]),
         ]
+        // The second run stands in for another machine: one compression thread instead of all of
+        // them, another locale and time zone, another working directory.
+        let elsewhere = ["KALLSYMS_THREADS=1", "LC_ALL=C.UTF-8", "LANG=de_DE.UTF-8", "TZ=Pacific/Chatham"]
         for (name, args) in commands {
             var outputs: [Data] = []
             for k in 0 ..< 2 {
                 let o = "\(dir)/\(name).\(k)"
-                let r = try runProcess(Self.kallsyms, args.map { $0 == "{o}" ? o : $0 })
-                #expect(r.status == 0 || (name == "diff.json" && r.status == 1), "\(name) exited \(r.status): \(String(decoding: r.stderr, as: UTF8.self))")
+                let argv = args.map { $0 == "{o}" ? o : $0 }
+                let r =
+                    k == 0
+                    ? try runProcess(Self.kallsyms, argv)
+                    : try runProcess("/usr/bin/env", ["-C", "/"] + elsewhere + [Self.kallsyms] + argv)
+                let okStatus: Set<Int32> = name == "diff.json" || name == "lookup" ? [0, 1] : [0]
+                #expect(okStatus.contains(r.status), "\(name) exited \(r.status): \(String(decoding: r.stderr, as: UTF8.self))")
                 var bytes = Data(r.stdout)
                 if let file = try? Data(contentsOf: URL(fileURLWithPath: o)) { bytes += file }
                 if let layout = try? Data(contentsOf: URL(fileURLWithPath: o + ".layout.json")) { bytes += layout }
@@ -84,5 +94,35 @@ import Testing
             #expect(!outputs[0].isEmpty, "\(name)")
             #expect(outputs[0] == outputs[1], "\(name) differs between runs")
         }
+
+        // symbolize reads its log from standard input.
+        let log = Array(" [<ffffffffa1162d70>] ? _printk+0x10/0x60\n ffffffffa1000012\nKernel Offset: 0x20000000 from 0xffffffff81000000\n".utf8)
+        let s1 = try runProcess(Self.kallsyms, ["symbolize", image], stdin: log)
+        let s2 = try runProcess("/usr/bin/env", elsewhere + [Self.kallsyms, "symbolize", image], stdin: log)
+        #expect(s1.status == 0 && s1.stdout.count > log.count)
+        #expect(s1.stdout == s2.stdout && s1.stderr == s2.stderr)
+
+        // link: the same objects give the same image and map.
+        let fw = "\(dir)/fw"
+        let build = try runProcess(
+            "/usr/bin/env", ["FIRMWARE_OUT=\(fw)", "bash", "\(LinkCLITests.root)/examples/firmware/build.sh", Self.kallsyms])
+        #expect(build.status == 0, "\(String(decoding: build.stderr, as: UTF8.self))")
+        var images: [Data] = []
+        for k in 0 ..< 2 {
+            let command = [
+                "ld", "-static", "-nostdlib", "--no-warn-rwx-segments", "-z", "noexecstack", "-T",
+                "\(LinkCLITests.root)/examples/firmware/firmware.lds", "-o", "{out}", "\(fw)/start.o", "\(fw)/main.o",
+                "\(fw)/kallsyms.o", "{kallsyms}",
+            ]
+            let args = ["link", "--all-symbols", "--map", "\(dir)/link.map.\(k)", "-o", "\(dir)/link.\(k)", "--"] + command
+            let r =
+                k == 0
+                ? try runProcess(Self.kallsyms, args) : try runProcess("/usr/bin/env", elsewhere + [Self.kallsyms] + args)
+            #expect(r.status == 0, "\(String(decoding: r.stderr, as: UTF8.self))")
+            images.append(
+                try Data(contentsOf: URL(fileURLWithPath: "\(dir)/link.\(k)"))
+                    + Data(contentsOf: URL(fileURLWithPath: "\(dir)/link.map.\(k)")))
+        }
+        #expect(images[0] == images[1], "link differs between runs")
     }
 }
