@@ -120,8 +120,11 @@ public struct ELFFile {
     public private(set) var segments: [Segment] = []
 
     public init(_ bytes: [UInt8]) throws {
-        guard bytes.count >= 16, bytes[0] == 0x7F, bytes[1] == 0x45, bytes[2] == 0x4C, bytes[3] == 0x46 else {
+        guard bytes.count >= 4, bytes[0] == 0x7F, bytes[1] == 0x45, bytes[2] == 0x4C, bytes[3] == 0x46 else {
             throw ELFError("not an ELF file (no \\x7fELF magic)", offset: 0)
+        }
+        guard bytes.count >= 16 else {
+            throw ELFError("truncated ELF identification: \(bytes.count) bytes, expected 16", offset: bytes.count)
         }
         guard bytes[4] == ELF.class32 || bytes[4] == ELF.class64 else {
             throw ELFError("unknown ELF class \(bytes[4])", offset: 4)

@@ -49,6 +49,14 @@ import Testing
                 #expect(e.offset >= 0)
             }
         }
+        // Each kind of truncation is named, with the offset where the file ran out.
+        func error(_ cut: Int) -> ELFError? {
+            do { _ = try ELFFile(Array(ls[0 ..< cut])) } catch let e as ELFError { return e } catch {}
+            return nil
+        }
+        #expect(error(3) == ELFError("not an ELF file (no \\x7fELF magic)", offset: 0))
+        #expect(error(7) == ELFError("truncated ELF identification: 7 bytes, expected 16", offset: 7))
+        #expect(error(40)?.message.contains("the ELF header") == true)
         // A section header count that cannot fit in the file.
         var bad = ls
         bad[60] = 0xFF
