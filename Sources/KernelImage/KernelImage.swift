@@ -51,7 +51,11 @@ public struct KernelImage: Sendable {
         var failures: [String] = []
         let cap = min(limit, bytes.count.multipliedReportingOverflow(by: maxExpansion).partialValue + (16 << 20))
         if let image = try unwrap(bytes, steps: [], depth: 0, limit: cap, failures: &failures) { return image }
-        let why = failures.isEmpty ? "" : " (" + failures.joined(separator: "; ") + ")"
+        let why =
+            failures.isEmpty
+            ? ": expected an ELF vmlinux, a kernel image (bzImage, arm64 Image, EFI zboot, zImage, s390) or a"
+                + " compressed or raw kernel holding a token table"
+            : " (" + failures.joined(separator: "; ") + ")"
         throw KallsymsError(.malformed, "no kallsyms table found\(why)")
     }
 
