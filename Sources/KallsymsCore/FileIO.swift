@@ -63,6 +63,14 @@ public enum FileIO {
     ///
     /// An existing path that is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written
     /// in place: renaming over it would replace the device.
+    /// The directory (`.` when there is none, `/` at the root) and the last component of a path.
+    /// (Not NSString's path methods: on this toolchain they trap on some one-character paths.)
+    public static func splitPath(_ path: String) -> (directory: String, base: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let dir = String(path[..<slash])
+        return (dir.isEmpty ? "/" : dir, String(path[path.index(after: slash)...]))
+    }
+
     public static func writeAtomically(
         _ path: String, mode: mode_t = 0o644, _ body: (ByteOutput) throws -> Void
     ) throws {
@@ -76,15 +84,7 @@ public enum FileIO {
             try out.flush()
             return
         }
-        let dir: String
-        let base: String
-        if let slash = path.lastIndex(of: "/") {
-            dir = String(path[..<slash]).isEmpty ? "/" : String(path[..<slash])
-            base = String(path[path.index(after: slash)...])
-        } else {
-            dir = "."
-            base = path
-        }
+        let (dir, base) = splitPath(path)
         var template = Array("\(dir)/.\(base).tmp-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw KallsymsError(.io, "cannot create a temporary file: \(errnoMessage())", file: path) }

@@ -55,11 +55,21 @@ public final class LinkDriver {
             if !options.keepTemps { try? FileManager.default.removeItem(atPath: work) }
             return summary
         } catch var failure as LinkFailure {
-            failure.artifacts = work
+            failure.artifacts = keptArtifacts()
             throw failure
         } catch let e as KallsymsError {
-            throw LinkFailure(message: e.description, artifacts: work, exitCode: 2)
+            throw LinkFailure(message: e.description, artifacts: keptArtifacts(), exitCode: 2)
         }
+    }
+
+    /// After a failure the passes' files are kept for a post-mortem, unless there are none (an
+    /// error before the first link): then the empty work directory goes.
+    func keptArtifacts() -> String? {
+        if options.workDirectory == nil, (try? FileManager.default.contentsOfDirectory(atPath: work))?.isEmpty == true {
+            rmdir(work)
+            return nil
+        }
+        return work
     }
 
     func loop(start: Date) throws -> LinkSummary {
@@ -363,9 +373,8 @@ public final class LinkDriver {
             work = w
             return
         }
-        let dir = (options.output as NSString).deletingLastPathComponent
-        let base = (options.output as NSString).lastPathComponent
-        var template = Array("\(dir.isEmpty ? "." : dir)/.\(base).kallsyms-link-XXXXXX".utf8CString)
+        let (dir, base) = FileIO.splitPath(options.output)
+        var template = Array("\(dir)/.\(base).kallsyms-link-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             throw KallsymsError(.io, "cannot create a work directory next to the output", file: options.output)
         }

@@ -74,7 +74,7 @@ enum Archive {
         var out: [(String, [UInt8])] = []
         var longNames: [UInt8] = []
         var o = 8
-        let dir = (path as NSString).deletingLastPathComponent
+        let dir = FileIO.splitPath(path).directory
         while o + 60 <= b.count {
             let name = String(decoding: b[o ..< o + 16], as: UTF8.self).trimmingCharacters(in: .whitespaces)
             let sizeText = String(decoding: b[o + 48 ..< o + 58], as: UTF8.self).trimmingCharacters(in: .whitespaces)

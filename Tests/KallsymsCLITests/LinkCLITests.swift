@@ -66,5 +66,12 @@ import Testing
             Self.kallsyms, ["link", "--arch", "x86_64", "-o", "\(dir)/x", "--", "ld", "-o", "{out}", "{kallsyms}", "\(dir)/missing.o"])
         #expect(failing.status == 2 && String(decoding: failing.stderr, as: UTF8.self).contains("link command failed in pass 0"))
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/x"))
+        // A one-character output name in the working directory (Foundation's path methods trapped
+        // on it); an error before the first link leaves no work directory behind.
+        let bare = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: bare) }
+        let short = try runProcess("/usr/bin/env", ["-C", bare, Self.kallsyms, "link", "-o", "x", "--", "false", "{kallsyms}", "{out}"])
+        #expect(short.status == 2 && String(decoding: short.stderr, as: UTF8.self).contains("give --arch"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: bare).isEmpty)
     }
 }
