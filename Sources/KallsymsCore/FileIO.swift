@@ -10,9 +10,10 @@
 public enum FileIO {
     static func errnoMessage(_ e: Int32 = errno) -> String { String(cString: strerror(e)) }
 
-    /// Reads a whole file. `maxSize` guards against reading something absurd by mistake.
+    /// Reads a whole file; `-` is standard input. `maxSize` guards against reading something
+    /// absurd by mistake.
     public static func read(_ path: String, maxSize: Int = 1 << 36) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = path == "-" ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw KallsymsError(.io, errnoMessage(), file: path) }
         defer { close(fd) }
         var st = stat()

@@ -15,7 +15,7 @@ struct Diff: ParsableCommand {
             1 different, 2 bad input.
             """)
 
-    @Argument(help: "The first list (e.g. .tmp_vmlinux2.syms).")
+    @Argument(help: "The first list (e.g. .tmp_vmlinux2.syms; `-`: standard input).")
     var a: String
 
     @Argument(help: "The second list (e.g. System.map).")

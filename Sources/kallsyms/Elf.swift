@@ -6,7 +6,7 @@ struct Elf: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write an ELF file with the kernel's code and its recovered symbols (for nm, objdump, gdb).")
 
-    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel.")
+    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel (`-`: standard input).")
     var image: String
 
     @Option(name: .shortAndLong, help: "The ELF file to write (written to a temporary name, then renamed).")

@@ -21,7 +21,7 @@ struct Gen: ParsableCommand {
     @Option(help: "Target of --emit object/raw: \(TargetArch.allCases.map(\.rawValue).joined(separator: ", ")).")
     var arch: String?
 
-    @Argument(help: "The symbol map.")
+    @Argument(help: "The symbol map (`-`: standard input).")
     var map: String
 
     /// The kernel options whose unique prefixes `getopt_long` accepts.

@@ -12,7 +12,7 @@ struct Symbolize: ParsableCommand {
             pairs), else 0; the choice is reported on stderr.
             """)
 
-    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel.")
+    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel (`-`: standard input).")
     var image: String
 
     @Argument(help: "The log file (default: standard input).")

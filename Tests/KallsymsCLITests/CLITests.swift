@@ -47,6 +47,11 @@ final class ReadBox: @unchecked Sendable {
             let ref = try runProcess(ReferenceTool.path(.linux612), ["--all-symbols", "--absolute-percpu", map])
             #expect(ref.status == 0)
             #expect(r.stdout == ref.stdout)
+            // `-` reads the map from standard input; errors then name `-` and the line.
+            let piped = try runProcess(Self.kallsyms, ["gen", "--all-symbols", "--absolute-percpu", "-"], stdin: Array(Self.sample.utf8))
+            #expect(piped.status == 0 && piped.stdout == ref.stdout)
+            let bad = try runProcess(Self.kallsyms, ["gen", "-"], stdin: Array((Self.sample + "zz\n").utf8))
+            #expect(bad.status == 2 && String(decoding: bad.stderr, as: UTF8.self).contains("-:11: line format error"))
         }
     }
 
