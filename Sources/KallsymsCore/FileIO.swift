@@ -57,13 +57,6 @@ public enum FileIO {
         return result
     }
 
-    /// Writes `path` through a temporary file in the same directory that is renamed over it
-    /// only after everything was written: a failure or a kill leaves the old file or the new one,
-    /// never a mix. (No fsync: like compilers and linkers, we guard against dying processes, not
-    /// power loss; a sync would triple the time of writing a large table.) `body` gets a `ByteOutput` streaming into the temporary file.
-    ///
-    /// An existing path that is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written
-    /// in place: renaming over it would replace the device.
     /// The directory (`.` when there is none, `/` at the root) and the last component of a path.
     /// (Not NSString's path methods: on this toolchain they trap on some one-character paths.)
     public static func splitPath(_ path: String) -> (directory: String, base: String) {
@@ -72,6 +65,13 @@ public enum FileIO {
         return (dir.isEmpty ? "/" : dir, String(path[path.index(after: slash)...]))
     }
 
+    /// Writes `path` through a temporary file in the same directory that is renamed over it
+    /// only after everything was written: a failure or a kill leaves the old file or the new one,
+    /// never a mix. (No fsync: like compilers and linkers, we guard against dying processes, not
+    /// power loss; a sync would triple the time of writing a large table.) `body` gets a `ByteOutput` streaming into the temporary file.
+    ///
+    /// An existing path that is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written
+    /// in place: renaming over it would replace the device.
     public static func writeAtomically(
         _ path: String, mode: mode_t = 0o644, _ body: (ByteOutput) throws -> Void
     ) throws {
