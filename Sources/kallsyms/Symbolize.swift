@@ -12,18 +12,24 @@ struct Symbolize: ParsableCommand {
             pairs), else 0; the choice is reported on stderr.
             """)
 
-    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel (`-`: standard input).")
+    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel (`-`: standard input, when the log is a file).")
     var image: String
 
-    @Argument(help: "The log file (default: standard input).")
+    @Argument(help: "The log file (default or `-`: standard input).")
     var log: String?
 
     @Option(help: "The KASLR slide (run-time minus link-time address).")
     var slide: String?
 
+    func validate() throws {
+        if image == "-" && (log ?? "-") == "-" {
+            throw ValidationError("the image and the log cannot both come from standard input: name one of them")
+        }
+    }
+
     func run() throws {
         let k = try KernelImage.read(path: image)
-        let text = try FileIO.read(log ?? "/dev/stdin")
+        let text = try FileIO.read(log ?? "-")
         let given = try slide.map { try parseSigned($0, what: "--slide") }
         var s = LogSymbolizer(table: k.table, pointerSize: k.layout.pointerSize, slide: given)
         let out = s.symbolize(log: text, deriveSlide: given == nil)

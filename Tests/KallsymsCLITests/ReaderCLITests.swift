@@ -81,6 +81,11 @@ import Testing
         let noOffset = log.split(separator: "\n").dropLast().joined(separator: "\n")
         let s2 = try Self.run(["symbolize", image], stdin: Array(noOffset.utf8))
         #expect(s2.err.contains("slide 0x20000000 from 1 address/symbol pair"))
+        // `-` is standard input, for the image or the log but not both.
+        let piped = try Self.run(["symbolize", "-", "/dev/null"], stdin: Array(try Data(contentsOf: URL(fileURLWithPath: image))))
+        #expect(piped.status == 0 && piped.err.contains("slide 0x0"))
+        let both = try Self.run(["symbolize", "-"], stdin: Array(log.utf8))
+        #expect(both.status == 2 && both.err.contains("cannot both come from standard input"))
         // A file that is not a kernel: exit 2 and the file named.
         let bad = try Self.run(["info", "/etc/hostname"])
         #expect(bad.status == 2)
