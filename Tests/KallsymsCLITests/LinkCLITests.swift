@@ -9,6 +9,16 @@ import Testing
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
+    /// The example firmware's link, as `examples/firmware/build.sh` runs it, over the objects it
+    /// left in `dir`.
+    static func firmwareLink(_ dir: String) -> [String] {
+        [
+            "ld", "-static", "-nostdlib", "--no-warn-rwx-segments", "-z", "noexecstack", "-T",
+            "\(root)/examples/firmware/firmware.lds", "-o", "{out}", "\(dir)/start.o", "\(dir)/main.o",
+            "\(dir)/kallsyms.o", "{kallsyms}",
+        ]
+    }
+
     @Test func symsEqualsNMThroughMksysmapAndFailsClearlyOnNonELF() throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -47,12 +57,8 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: "\(dir)/System.map"))
 
         // --json: the summary as data.
-        let command = [
-            "ld", "-static", "-nostdlib", "--no-warn-rwx-segments", "-z", "noexecstack", "-T",
-            "\(Self.root)/examples/firmware/firmware.lds", "-o", "{out}", "\(dir)/start.o", "\(dir)/main.o",
-            "\(dir)/kallsyms.o", "{kallsyms}",
-        ]
-        let j = try runProcess(Self.kallsyms, ["link", "--json", "--reserve", "auto", "-o", "\(dir)/fw-json", "--"] + command)
+        let j = try runProcess(
+            Self.kallsyms, ["link", "--json", "--reserve", "auto", "-o", "\(dir)/fw-json", "--"] + Self.firmwareLink(dir))
         #expect(j.status == 0)
         let summary = try JSONSerialization.jsonObject(with: Data(j.stdout)) as? [String: Any]
         #expect(summary?["links"] as? Int == 1)

@@ -109,12 +109,9 @@ import Testing
         #expect(build.status == 0, "\(String(decoding: build.stderr, as: UTF8.self))")
         var images: [Data] = []
         for k in 0 ..< 2 {
-            let command = [
-                "ld", "-static", "-nostdlib", "--no-warn-rwx-segments", "-z", "noexecstack", "-T",
-                "\(LinkCLITests.root)/examples/firmware/firmware.lds", "-o", "{out}", "\(fw)/start.o", "\(fw)/main.o",
-                "\(fw)/kallsyms.o", "{kallsyms}",
-            ]
-            let args = ["link", "--all-symbols", "--map", "\(dir)/link.map.\(k)", "-o", "\(dir)/link.\(k)", "--"] + command
+            let args =
+                ["link", "--all-symbols", "--map", "\(dir)/link.map.\(k)", "-o", "\(dir)/link.\(k)", "--"]
+                + LinkCLITests.firmwareLink(fw)
             let r =
                 k == 0
                 ? try runProcess(Self.kallsyms, args) : try runProcess("/usr/bin/env", elsewhere + [Self.kallsyms] + args)
