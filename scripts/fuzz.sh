@@ -4,9 +4,9 @@
 # Targets: FuzzMap FuzzELF FuzzTable FuzzImage (default: all, one after the other).
 # Corpora live in .build-fuzz/corpus/TARGET; the seeds (.build-fuzz/seeds/TARGET) come from the
 # bundled example, the example firmware's objects and image, generated tables, their compressed
-# copies and the kernel containers around them; crashes land in .build-fuzz/crashes/TARGET (turn each into a regression test). Inputs are at most a few KiB and
-# no single allocation may exceed 64 MiB (-malloc_limit_mb): the readers must stay within a small
-# multiple of their input.
+# copies and the kernel containers around them; crashes land in .build-fuzz/crashes/TARGET (turn
+# each into a regression test). Inputs are at most a few KiB and no single allocation may exceed
+# 64 MiB (-malloc_limit_mb): the readers must stay within a small multiple of their input.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 targets=() flags=()
@@ -28,7 +28,6 @@ seed() { # target dir
     mkdir -p "$d"
     tmp=$(mktemp -d)
     FIRMWARE_OUT="$tmp/fw" bash "$root/examples/firmware/build.sh" "$kallsyms" --reserve auto >/dev/null
-    head -c 4000 "$root/examples/example.map" > "$tmp/example.map"
     # The scanner finds a table by its digit tokens, so the seed map has names with every digit;
     # the raw blob's relocation (kallsyms_relative_base = _text) is resolved as a loader would.
     { cat "$root/examples/example.map"

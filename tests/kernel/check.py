@@ -6,6 +6,7 @@ and every symbol in the backtraces against the image's own map.
 
 EXPECTED_PROC is `kallsyms dump --format proc vmlinux` (our decoder on the built image), which
 the caller has already compared with the table generated from System.map."""
+import bisect
 import re
 import sys
 
@@ -36,7 +37,6 @@ for a, k, n in symbols:
     starts.setdefault(n, []).append(a)
 addresses = sorted({a for a, _, _ in symbols})
 def size_of(a):
-    import bisect
     i = bisect.bisect_right(addresses, a)
     return addresses[i] - a if i < len(addresses) else None
 frames = re.findall(r"^\s*(?:\? )?([A-Za-z_][\w.]*)\+0x([0-9a-f]+)/0x([0-9a-f]+)\s*$", log.split("=== KALLSYMS END")[1], re.M)
