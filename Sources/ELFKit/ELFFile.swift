@@ -1,75 +1,11 @@
-/// A format error with the byte offset where the file stopped making sense.
-public struct ELFError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var offset: Int
-    public var message: String
-    public init(_ message: String, offset: Int) {
-        self.message = message
-        self.offset = offset
-    }
-    public var description: String { "byte offset \(offset) (0x\(String(offset, radix: 16))): \(message)" }
-}
-
-/// A bounds-checked reader of fixed-size integers in one byte order. Every read that would leave
-/// the buffer throws `ELFError` with the offset; nothing traps on hostile input.
-public struct ByteCursor {
-    public let bytes: [UInt8]
-    public let littleEndian: Bool
-
-    public init(_ bytes: [UInt8], littleEndian: Bool) {
-        self.bytes = bytes
-        self.littleEndian = littleEndian
-    }
-
-    public var count: Int { bytes.count }
-
-    @inline(__always)
-    public func check(_ offset: Int, _ size: Int, _ what: @autoclosure () -> String) throws {
-        guard offset >= 0, size >= 0, offset <= bytes.count, size <= bytes.count - offset else {
-            throw ELFError("\(what()) (\(size) bytes) lies outside the file (\(bytes.count) bytes)", offset: offset)
-        }
-    }
-
-    @inline(__always)
-    public func integer(_ offset: Int, _ size: Int) throws -> UInt64 {
-        try check(offset, size, "a \(size)-byte field")
-        var v: UInt64 = 0
-        for i in 0 ..< size {
-            let b = UInt64(bytes[offset + (littleEndian ? size - 1 - i : i)])
-            v = (v << 8) | b
-        }
-        return v
-    }
-
-    public func u8(_ o: Int) throws -> UInt8 { UInt8(try integer(o, 1)) }
-    public func u16(_ o: Int) throws -> UInt16 { UInt16(try integer(o, 2)) }
-    public func u32(_ o: Int) throws -> UInt32 { UInt32(try integer(o, 4)) }
-    public func u64(_ o: Int) throws -> UInt64 { try integer(o, 8) }
-
-    public func slice(_ offset: Int, _ size: Int, _ what: String) throws -> ArraySlice<UInt8> {
-        try check(offset, size, what)
-        return bytes[offset ..< offset + size]
-    }
-
-    /// A NUL-terminated string starting at `offset` within `limit`.
-    public func cString(_ offset: Int, limit: Int) throws -> ArraySlice<UInt8> {
-        guard offset >= 0, offset < limit, limit <= bytes.count else {
-            throw ELFError("string offset outside its table", offset: offset)
-        }
-        var end = offset
-        while end < limit && bytes[end] != 0 { end += 1 }
-        guard end < limit else { throw ELFError("string is not NUL-terminated", offset: offset) }
-        return bytes[offset ..< end]
-    }
-}
-
 /// An ELF file: header, sections, segments, symbols, relocations. 32/64-bit, either byte order.
 /// Counts and sizes read from the file are checked against the file before anything is
 /// allocated for them.
 public struct ELFFile {
     public struct Section: Sendable, Equatable {
         public var name: String
-        public var type: UInt32
-        public var flags: UInt64
+        public var type: SectionType
+        public var flags: SectionFlags
         public var address: UInt64
         public var offset: UInt64
         public var size: UInt64
@@ -80,8 +16,8 @@ public struct ELFFile {
     }
 
     public struct Segment: Sendable, Equatable {
-        public var type: UInt32
-        public var flags: UInt32
+        public var type: SegmentType
+        public var flags: SegmentFlags
         public var offset: UInt64
         public var virtualAddress: UInt64
         public var physicalAddress: UInt64
@@ -94,16 +30,17 @@ public struct ELFFile {
         public var name: [UInt8]
         public var value: UInt64
         public var size: UInt64
-        public var binding: UInt8
-        public var type: UInt8
+        public var binding: SymbolBinding
+        public var type: SymbolType
         public var other: UInt8
-        public var sectionIndex: UInt16
+        public var sectionIndex: SectionIndex
+        public var visibility: SymbolVisibility { SymbolVisibility(rawValue: other) }
         public var nameString: String { String(decoding: name, as: UTF8.self) }
     }
 
     public struct Relocation: Sendable, Equatable {
         public var offset: UInt64
-        public var type: UInt32
+        public var type: RelocationType
         public var symbolIndex: Int
         /// From the entry (RELA), or nil for REL (the addend is in the patched bytes).
         public var addend: Int64?
@@ -111,9 +48,9 @@ public struct ELFFile {
 
     public let cursor: ByteCursor
     public let is64: Bool
-    public var littleEndian: Bool { cursor.littleEndian }
-    public let type: UInt16
-    public let machine: UInt16
+    public var byteOrder: ByteOrder { cursor.order }
+    public let type: ELFType
+    public let machine: ELFMachine
     public let flags: UInt32
     public let entry: UInt64
     public private(set) var sections: [Section] = []
@@ -126,18 +63,19 @@ public struct ELFFile {
         guard bytes.count >= 16 else {
             throw ELFError("truncated ELF identification: \(bytes.count) bytes, expected 16", offset: bytes.count)
         }
-        guard bytes[4] == ELF.class32 || bytes[4] == ELF.class64 else {
+        let elfClass = ELFClass(rawValue: bytes[4])
+        guard elfClass == .elf32 || elfClass == .elf64 else {
             throw ELFError("unknown ELF class \(bytes[4])", offset: 4)
         }
-        guard bytes[5] == ELF.dataLSB || bytes[5] == ELF.dataMSB else {
+        guard let order = ELFData(rawValue: bytes[5]).byteOrder else {
             throw ELFError("unknown ELF data encoding \(bytes[5])", offset: 5)
         }
-        is64 = bytes[4] == ELF.class64
-        let c = ByteCursor(bytes, littleEndian: bytes[5] == ELF.dataLSB)
+        is64 = elfClass == .elf64
+        let c = ByteCursor(bytes, order: order)
         cursor = c
         try c.check(0, is64 ? 64 : 52, "the ELF header")
-        type = try c.u16(16)
-        machine = try c.u16(18)
+        type = ELFType(rawValue: try c.u16(16))
+        machine = ELFMachine(rawValue: try c.u16(18))
         let word = is64 ? 8 : 4
         entry = try c.integer(24, word)
         let phoff = Int(clamping: try c.integer(24 + word, word))
@@ -159,7 +97,7 @@ public struct ELFFile {
                 try c.check(shoff, shentsize, "section header 0")
                 shnum = Int(clamping: try c.integer(shoff + (is64 ? 32 : 20), word))
             }
-            if shstrndx == 0xFFFF {
+            if shstrndx == Int(SectionIndex.xindex.rawValue) {
                 try c.check(shoff, shentsize, "section header 0")
                 shstrndx = Int(try c.u32(shoff + (is64 ? 44 : 28)))
             }
@@ -176,13 +114,15 @@ public struct ELFFile {
                 if is64 {
                     raw.append(
                         Section(
-                            name: "", type: try c.u32(o + 4), flags: try c.u64(o + 8), address: try c.u64(o + 16),
+                            name: "", type: SectionType(rawValue: try c.u32(o + 4)),
+                            flags: SectionFlags(rawValue: try c.u64(o + 8)), address: try c.u64(o + 16),
                             offset: try c.u64(o + 24), size: try c.u64(o + 32), link: try c.u32(o + 40),
                             info: try c.u32(o + 44), alignment: try c.u64(o + 48), entrySize: try c.u64(o + 56)))
                 } else {
                     raw.append(
                         Section(
-                            name: "", type: try c.u32(o + 4), flags: UInt64(try c.u32(o + 8)),
+                            name: "", type: SectionType(rawValue: try c.u32(o + 4)),
+                            flags: SectionFlags(rawValue: UInt64(try c.u32(o + 8))),
                             address: UInt64(try c.u32(o + 12)), offset: UInt64(try c.u32(o + 16)),
                             size: UInt64(try c.u32(o + 20)), link: try c.u32(o + 24), info: try c.u32(o + 28),
                             alignment: UInt64(try c.u32(o + 32)), entrySize: UInt64(try c.u32(o + 36))))
@@ -212,13 +152,15 @@ public struct ELFFile {
                 if is64 {
                     segments.append(
                         Segment(
-                            type: try c.u32(o), flags: try c.u32(o + 4), offset: try c.u64(o + 8),
+                            type: SegmentType(rawValue: try c.u32(o)), flags: SegmentFlags(rawValue: try c.u32(o + 4)),
+                            offset: try c.u64(o + 8),
                             virtualAddress: try c.u64(o + 16), physicalAddress: try c.u64(o + 24),
                             fileSize: try c.u64(o + 32), memorySize: try c.u64(o + 40), alignment: try c.u64(o + 48)))
                 } else {
                     segments.append(
                         Segment(
-                            type: try c.u32(o), flags: try c.u32(o + 24), offset: UInt64(try c.u32(o + 4)),
+                            type: SegmentType(rawValue: try c.u32(o)), flags: SegmentFlags(rawValue: try c.u32(o + 24)),
+                            offset: UInt64(try c.u32(o + 4)),
                             virtualAddress: UInt64(try c.u32(o + 8)), physicalAddress: UInt64(try c.u32(o + 12)),
                             fileSize: UInt64(try c.u32(o + 16)), memorySize: UInt64(try c.u32(o + 20)),
                             alignment: UInt64(try c.u32(o + 28))))
@@ -231,13 +173,13 @@ public struct ELFFile {
 
     /// A section's bytes (empty for NOBITS).
     public func contents(_ s: Section) throws -> ArraySlice<UInt8> {
-        if s.type == ELF.shtNOBITS { return [] }
+        if s.type == .nobits { return [] }
         return try cursor.slice(Int(clamping: s.offset), Int(clamping: s.size), "section \(s.name)")
     }
 
     /// The symbols of `.symtab` (or the given symbol table section).
     public func symbols(in tableIndex: Int? = nil) throws -> [Symbol] {
-        guard let index = tableIndex ?? sections.firstIndex(where: { $0.type == ELF.shtSYMTAB }) else { return [] }
+        guard let index = tableIndex ?? sections.firstIndex(where: { $0.type == .symtab }) else { return [] }
         guard index < sections.count else { throw ELFError("no section \(index)", offset: 0) }
         let table = sections[index]
         let entsize = is64 ? 24 : 16
@@ -261,15 +203,16 @@ public struct ELFFile {
                 let info = try cursor.u8(o + 4)
                 out.append(
                     Symbol(
-                        name: name, value: try cursor.u64(o + 8), size: try cursor.u64(o + 16), binding: info >> 4,
-                        type: info & 0xF, other: try cursor.u8(o + 5), sectionIndex: try cursor.u16(o + 6)))
+                        name: name, value: try cursor.u64(o + 8), size: try cursor.u64(o + 16),
+                        binding: SymbolBinding(rawValue: info >> 4), type: SymbolType(rawValue: info & 0xF),
+                        other: try cursor.u8(o + 5), sectionIndex: SectionIndex(rawValue: try cursor.u16(o + 6))))
             } else {
                 let info = try cursor.u8(o + 12)
                 out.append(
                     Symbol(
                         name: name, value: UInt64(try cursor.u32(o + 4)), size: UInt64(try cursor.u32(o + 8)),
-                        binding: info >> 4, type: info & 0xF, other: try cursor.u8(o + 13),
-                        sectionIndex: try cursor.u16(o + 14)))
+                        binding: SymbolBinding(rawValue: info >> 4), type: SymbolType(rawValue: info & 0xF),
+                        other: try cursor.u8(o + 13), sectionIndex: SectionIndex(rawValue: try cursor.u16(o + 14))))
             }
         }
         return out
@@ -277,7 +220,7 @@ public struct ELFFile {
 
     /// The entries of a REL or RELA section.
     public func relocations(in s: Section) throws -> [Relocation] {
-        let rela = s.type == ELF.shtRELA
+        let rela = s.type == .rela
         let entsize = rela ? (is64 ? 24 : 12) : (is64 ? 16 : 8)
         let start = Int(clamping: s.offset)
         let size = Int(clamping: s.size)
@@ -290,13 +233,14 @@ public struct ELFFile {
                 let info = try cursor.u64(o + 8)
                 out.append(
                     Relocation(
-                        offset: try cursor.u64(o), type: UInt32(truncatingIfNeeded: info), symbolIndex: Int(info >> 32),
+                        offset: try cursor.u64(o), type: RelocationType(rawValue: UInt32(truncatingIfNeeded: info)),
+                        symbolIndex: Int(info >> 32),
                         addend: rela ? Int64(bitPattern: try cursor.u64(o + 16)) : nil))
             } else {
                 let info = try cursor.u32(o + 4)
                 out.append(
                     Relocation(
-                        offset: UInt64(try cursor.u32(o)), type: info & 0xFF, symbolIndex: Int(info >> 8),
+                        offset: UInt64(try cursor.u32(o)), type: RelocationType(rawValue: info & 0xFF), symbolIndex: Int(info >> 8),
                         addend: rela ? Int64(Int32(bitPattern: try cursor.u32(o + 8))) : nil))
             }
         }
@@ -308,16 +252,16 @@ extension ELFFile {
     /// One entry of an ELF note section or segment.
     public struct Note: Sendable, Equatable {
         public var name: String
-        public var type: UInt32
+        public var type: NoteType
         public var descriptor: [UInt8]
     }
 
     /// The notes of every SHT_NOTE section (or, without sections, every PT_NOTE segment).
     /// Sizes are checked against the containing section before anything is read.
     public func notes() throws -> [Note] {
-        var ranges: [(Int, Int)] = sections.filter { $0.type == 7 }.map { (Int(clamping: $0.offset), Int(clamping: $0.size)) }
+        var ranges: [(Int, Int)] = sections.filter { $0.type == .note }.map { (Int(clamping: $0.offset), Int(clamping: $0.size)) }
         if ranges.isEmpty {
-            ranges = segments.filter { $0.type == 4 }.map { (Int(clamping: $0.offset), Int(clamping: $0.fileSize)) }
+            ranges = segments.filter { $0.type == .note }.map { (Int(clamping: $0.offset), Int(clamping: $0.fileSize)) }
         }
         var out: [Note] = []
         for (start, size) in ranges {
@@ -335,7 +279,7 @@ extension ELFFile {
                     throw ELFError("note of \(namesz)+\(descsz) bytes runs past its section", offset: o)
                 }
                 let name = String(decoding: cursor.bytes[nameStart ..< nameStart + namesz].prefix { $0 != 0 }, as: UTF8.self)
-                out.append(Note(name: name, type: type, descriptor: Array(cursor.bytes[descStart ..< descStart + descsz])))
+                out.append(Note(name: name, type: NoteType(rawValue: type), descriptor: Array(cursor.bytes[descStart ..< descStart + descsz])))
                 o = next
             }
         }
@@ -344,7 +288,7 @@ extension ELFFile {
 
     /// The GNU build ID (NT_GNU_BUILD_ID) as hex, if present.
     public func buildID() throws -> String? {
-        guard let n = try notes().first(where: { $0.name == "GNU" && $0.type == 3 }) else { return nil }
+        guard let n = try notes().first(where: { $0.name == "GNU" && $0.type == .gnuBuildID }) else { return nil }
         return n.descriptor.map { String($0 >> 4, radix: 16) + String($0 & 0xF, radix: 16) }.joined()
     }
 }

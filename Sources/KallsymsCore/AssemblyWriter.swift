@@ -1,64 +1,114 @@
-/// Writes a table as the assembly source `scripts/kallsyms` prints (reference spec §7), byte for
-/// byte, for 6.12 and 6.1.
+/// Writes a table as the assembly source `scripts/kallsyms` prints, byte for byte, in the
+/// dialect of the table's generator version (docs/table-format.md, "The assembly"). The arrays
+/// come in the order of the table's `TableFormat`; 7.3 writes the byte arrays to a `.bin`
+/// that the `.S` pulls in with `.incbin`.
 public enum AssemblyWriter {
-    /// The whole `.S` in memory (tests, small tables).
-    public static func write(_ table: KallsymsTable) -> [UInt8] {
-        ByteOutput.collecting { try! write(table, to: $0) }
+    /// What differs between the versions' `.S` files beyond the table format.
+    struct Dialect {
+        /// The `#include <asm/bitsperlong.h>` / `PTR` / `ALGN` preamble (before 7.0).
+        var preamble: Bool
+        /// `/* <type><name> */` after names, offsets and seqs (6.2 and later; 7.3 keeps them on
+        /// offsets only, the others go to the `.bin`).
+        var comments: Bool
+        /// `.size LABEL, . - LABEL` after names, markers, token_table and offsets (7.3).
+        var sizes: Bool
+        /// Names, token table and seqs go to the `.bin` (7.3).
+        var binaryArrays: Bool
+
+        init(_ format: KallsymsFormat) {
+            preamble = format.era < .v7_0
+            comments = format != .linux61
+            sizes = format == .linux73
+            binaryArrays = format == .linux73
+        }
     }
 
-    /// Streams the `.S` into `out` (and flushes it).
-    public static func write(_ table: KallsymsTable, to out: ByteOutput) throws {
-        try out.write(
-            """
-            #include <asm/bitsperlong.h>
-            #if BITS_PER_LONG == 64
-            #define PTR .quad
-            #define ALGN .balign 8
-            #else
-            #define PTR .long
-            #define ALGN .balign 4
-            #endif
-            \t.section .rodata, "a"
+    /// The whole `.S` in memory (tests, small tables). For 7.3, `bin` receives the `.bin` and
+    /// `binName` is the name the `.incbin` lines use.
+    public static func write(_ table: KallsymsTable, binName: String = "kallsyms.bin", bin: inout [UInt8]) -> [UInt8] {
+        var binBytes: [UInt8] = []
+        let binOut = ByteOutput { binBytes.append(contentsOf: $0) }
+        let s = ByteOutput.collecting { try! write(table, to: $0, bin: binOut, binName: binName) }
+        bin = binBytes
+        return s
+    }
 
-            """)
-        let w = Writer(table: table, out: out)
-        switch table.format {
-        case .linux612:
-            try w.numSyms()
-            try w.names(comments: true)
-            try w.markers()
-            try w.tokenTable()
-            try w.tokenIndex()
-            try w.offsets(comments: true)
-            try w.relativeBase()
-            try w.seqs(comments: true)
-        case .linux61:
-            if case .offsets = table.addressEncoding {
-                try w.offsets(comments: false)
-                try w.relativeBase()
-            } else {
-                try w.addresses()
+    /// The whole `.S` in memory, for the formats that write no `.bin`.
+    public static func write(_ table: KallsymsTable) -> [UInt8] {
+        var bin: [UInt8] = []
+        return write(table, bin: &bin)
+    }
+
+    /// Streams the `.S` into `out` (and flushes it); for 7.3 the byte arrays into `bin`, named
+    /// `binName` in the `.S`.
+    public static func write(_ table: KallsymsTable, to out: ByteOutput, bin: ByteOutput? = nil, binName: String = "") throws {
+        let dialect = Dialect(table.format)
+        precondition(!dialect.binaryArrays || bin != nil, "7.3 tables need a .bin output")
+        let bin = dialect.binaryArrays ? bin : nil
+        if dialect.preamble {
+            try out.write(
+                """
+                #include <asm/bitsperlong.h>
+                #if BITS_PER_LONG == 64
+                #define PTR .quad
+                #define ALGN .balign 8
+                #else
+                #define PTR .long
+                #define ALGN .balign 4
+                #endif
+
+                """)
+        }
+        try out.write("\t.section .rodata, \"a\"\n")
+        let w = Writer(table: table, out: out, dialect: dialect, bin: bin, binName: Array(binName.utf8))
+        for array in table.tableFormat.arrays {
+            try w.label(array)
+            switch array {
+            case .numSyms: try w.numSyms()
+            case .names: try w.names()
+            case .markers: try w.markers()
+            case .tokenTable: try w.tokenTable()
+            case .tokenIndex: try w.tokenIndex()
+            case .offsets: try w.offsets()
+            case .relativeBase: try w.relativeBase()
+            case .addresses: try w.addresses()
+            case .seqsOfNames: try w.seqs()
             }
-            try w.numSyms()
-            try w.names(comments: false)
-            try w.markers()
-            try w.seqs(comments: false)
-            try w.tokenTable()
-            try w.tokenIndex()
         }
         try out.flush()
+        try bin?.flush()
     }
 
     struct Writer {
         let table: KallsymsTable
         let out: ByteOutput
+        let dialect: Dialect
+        let bin: ByteOutput?
+        let binName: [UInt8]
 
-        func label(_ name: StaticString) throws {
+        func label(_ array: KallsymsArray) throws {
             try out.write(".globl ")
-            try out.write(name)
-            try out.write("\n\tALGN\n")
-            try out.write(name)
+            try out.write(array.label)
+            try out.write(dialect.preamble ? "\n\tALGN\n" : "\n\t.balign 4\n")
+            try out.write(array.label)
             try out.write(":\n")
+        }
+
+        /// `.size LABEL, . - LABEL` (7.3).
+        func size(_ array: KallsymsArray) throws {
+            guard dialect.sizes else { return }
+            try out.write(".size \(array.label), . - \(array.label)\n")
+        }
+
+        /// `\t.incbin "NAME", START, LENGTH` for what was written to the `.bin` since `start`;
+        /// nothing when that is empty, as the reference does.
+        func incbin(from start: Int) throws {
+            guard let bin else { return }
+            let end = bin.position
+            guard start < end else { return }
+            try out.write("\t.incbin \"")
+            try out.write(binName)
+            try out.write("\", \(start), \(end - start)\n")
         }
 
         /// `\t/* <type><name> */`: the restored working string, printed as a C string.
@@ -74,36 +124,37 @@ public enum AssemblyWriter {
         }
 
         func numSyms() throws {
-            try label("kallsyms_num_syms")
             try out.reserve(40)
             out.append("\t.long\t")
             out.decimal(UInt64(table.numSyms))
             out.append("\n\n")
         }
 
-        func names(comments: Bool) throws {
-            try label("kallsyms_names")
+        func names() throws {
+            let prefixes = table.tableFormat.nameLengths
+            if let bin {
+                let start = bin.position
+                try table.names.withUnsafeBufferPointer { try bin.write($0) }
+                try incbin(from: start)
+                try size(.names)
+                try out.write("\n")
+                return
+            }
             try table.names.withUnsafeBufferPointer { names in
                 try table.symbols.bytes.withUnsafeBufferPointer { symbolBytes in
-                    let nb = names.baseAddress
+                    let nb = names.baseAddress!
                     var off = 0
                     for i in 0 ..< table.numSyms {
-                        let b0 = Int(nb![off])
-                        var len = b0
-                        var prefix = 1
-                        if b0 & 0x80 != 0 {
-                            len = (b0 & 0x7F) | (Int(nb![off + 1]) << 7)
-                            prefix = 2
-                        }
+                        let (len, prefix) = prefixes.decode(names, at: off)!
                         try out.reserve(24 + (prefix + len) * 6)
                         out.append("\t.byte ")
-                        out.hexByte(UInt8(b0))
+                        out.hexByte(nb[off])
                         if prefix == 2 {
                             out.append(", ")
-                            out.hexByte(nb![off + 1])
+                            out.hexByte(nb[off + 1])
                         }
-                        out.commaHexBytes(nb! + off + prefix, len)
-                        if comments { try comment(i, symbolBytes.baseAddress!) }
+                        out.commaHexBytes(nb + off + prefix, len)
+                        if dialect.comments { try comment(i, symbolBytes.baseAddress!) }
                         out.byte(0x0A)
                         off += prefix + len
                     }
@@ -112,23 +163,35 @@ public enum AssemblyWriter {
             try out.write("\n")
         }
 
-        /// A labelled block of `\t<directive>\t%u` lines.
-        func decimalBlock<S: Sequence>(_ name: StaticString, _ directive: StaticString, _ values: S) throws
-        where S.Element: BinaryInteger {
-            try label(name)
+        /// A block of `\t<directive>\t%u` lines.
+        func decimalBlock<S: Sequence>(_ directive: StaticString, _ values: S) throws where S.Element: BinaryInteger {
             for v in values {
                 try out.reserve(32)
                 out.append(directive)
                 out.decimal(UInt64(v))
                 out.byte(0x0A)
             }
+        }
+
+        func markers() throws {
+            try decimalBlock("\t.long\t", table.markers)
+            try size(.markers)
             try out.write("\n")
         }
 
-        func markers() throws { try decimalBlock("kallsyms_markers", "\t.long\t", table.markers) }
-
         func tokenTable() throws {
-            try label("kallsyms_token_table")
+            if let bin {
+                let start = bin.position
+                for slot in 0 ..< 256 {
+                    let token = table.token(slot)
+                    try token.withUnsafeBufferPointer { try bin.write($0) }
+                    try bin.write([0])
+                }
+                try incbin(from: start)
+                try size(.tokenTable)
+                try out.write("\n")
+                return
+            }
             for slot in 0 ..< 256 {
                 let token = table.token(slot)
                 try out.reserve(token.count + 16)
@@ -139,20 +202,34 @@ public enum AssemblyWriter {
             try out.write("\n")
         }
 
-        func tokenIndex() throws { try decimalBlock("kallsyms_token_index", "\t.short\t", table.tokenIndex) }
+        func tokenIndex() throws {
+            try decimalBlock("\t.short\t", table.tokenIndex)
+            try out.write("\n")
+        }
 
-        func offsets(comments: Bool) throws {
-            guard case .offsets(let words, _, _) = table.addressEncoding else { return }
-            try label("kallsyms_offsets")
+        func offsets() throws {
             try table.symbols.bytes.withUnsafeBufferPointer { symbolBytes in
-                for i in 0 ..< words.count {
-                    try out.reserve(32)
-                    out.append("\t.long\t")
-                    out.alternateHex(UInt64(words[i]))
-                    if comments { try comment(i, symbolBytes.baseAddress!) }
+                for i in 0 ..< table.numSyms {
+                    try out.reserve(48)
+                    switch table.addressEncoding {
+                    case .offsets(let words, _, _):
+                        out.append("\t.long\t")
+                        out.alternateHex(UInt64(words[i]))
+                    case .absolute32(let words):
+                        out.append("\t.long\t")
+                        out.alternateHex(UInt64(words[i]))
+                    case .placeRelative(let deltas):
+                        out.append("\t.long\t_text - . + (")
+                        out.signedDecimal(Int64(deltas[i]))
+                        out.byte(0x29)
+                    case .addresses:
+                        return
+                    }
+                    if dialect.comments { try comment(i, symbolBytes.baseAddress!) }
                     out.byte(0x0A)
                 }
             }
+            try size(.offsets)
             try out.write("\n")
         }
 
@@ -172,14 +249,12 @@ public enum AssemblyWriter {
 
         func relativeBase() throws {
             guard case .offsets(_, let base, _) = table.addressEncoding else { return }
-            try label("kallsyms_relative_base")
             try relativeAddress(base)
             try out.write("\n")
         }
 
         func addresses() throws {
             guard case .addresses(let addrs, let absolute) = table.addressEncoding else { return }
-            try label("kallsyms_addresses")
             for i in 0 ..< addrs.count {
                 if absolute[i] {
                     try out.reserve(32)
@@ -193,8 +268,19 @@ public enum AssemblyWriter {
             try out.write("\n")
         }
 
-        func seqs(comments: Bool) throws {
-            try label("kallsyms_seqs_of_names")
+        func seqs() throws {
+            if let bin {
+                let start = bin.position
+                for seq in table.seqsOfNames {
+                    try bin.reserve(3)
+                    bin.byte(UInt8(truncatingIfNeeded: seq >> 16))
+                    bin.byte(UInt8(truncatingIfNeeded: seq >> 8))
+                    bin.byte(UInt8(truncatingIfNeeded: seq))
+                }
+                try incbin(from: start)
+                try out.write("\n")
+                return
+            }
             try table.symbols.bytes.withUnsafeBufferPointer { symbolBytes in
                 for seq in table.seqsOfNames {
                     try out.reserve(32)
@@ -204,7 +290,7 @@ public enum AssemblyWriter {
                     out.hexByte(UInt8(truncatingIfNeeded: seq >> 8))
                     out.append(", ")
                     out.hexByte(UInt8(truncatingIfNeeded: seq))
-                    if comments { try comment(Int(seq), symbolBytes.baseAddress!) }
+                    if dialect.comments { try comment(Int(seq), symbolBytes.baseAddress!) }
                     out.byte(0x0A)
                 }
             }

@@ -7,6 +7,8 @@ public final class ByteOutput {
     let sink: (UnsafeRawBufferPointer) throws -> Void
     /// Bytes handed to the sink so far.
     public private(set) var flushedCount = 0
+    /// Bytes written so far, flushed or not (what `ftell` says of a stream).
+    public var position: Int { flushedCount + used }
 
     /// `sink` receives the bytes in order, in chunks of up to `chunkSize` bytes.
     public init(chunkSize: Int = 1 << 20, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) {
@@ -80,6 +82,17 @@ public final class ByteOutput {
     @inlinable @inline(__always)
     public func append(_ s: StaticString) {
         append(s.utf8Start, s.utf8CodeUnitCount)
+    }
+
+    /// `%d` of a signed value. Needs 21 reserved bytes.
+    @inlinable @inline(__always)
+    public func signedDecimal(_ v: Int64) {
+        if v < 0 {
+            byte(0x2D)
+            decimal(v.magnitude)
+        } else {
+            decimal(UInt64(v))
+        }
     }
 
     /// `%u` (also `%d` of a non-negative value). Needs 20 reserved bytes.

@@ -56,9 +56,9 @@ public enum KallsymsGenerator {
         let sorted = try rules.arrange(collected, file: file)
         clock.lap("arrange")
         let symbols = sorted.symbols
-        // Range errors must come before any work (the reference fails before printing offsets;
+        // Range errors must come before any work (the reference fails while printing offsets;
         // we fail before printing anything).
-        try checkAddressRange(sorted, options: options, file: file)
+        let encoding = try addressEncoding(sorted, options: options, file: file)
         // The name order depends only on the sorted symbols: compute it on another core while
         // this one compresses.
         let lto = options.format == .linux61 && options.ltoClang
@@ -73,27 +73,26 @@ public enum KallsymsGenerator {
             compressed = try TokenCompressor.compress(symbols)
         }
         var seqs = seqsBox.value!
-        if options.format == .linux612, (0 ..< symbols.count).contains(where: { symbols.type($0) == 0 }) {
+        if options.format != .linux61, (0 ..< symbols.count).contains(where: { symbols.type($0) == 0 }) {
             seqs = nulTypeNameOrder(symbols, names: compressed.names)
         }
         clock.lap("compress + name order")
-        // Built after the compressor's arena is gone, which keeps the peak lower.
-        let encoding = try addressEncoding(sorted, options: options, file: file)
         return KallsymsTable(
-            format: options.format, symbols: symbols, names: compressed.names, markers: compressed.markers,
+            format: options.format, tableFormat: options.tableFormat, symbols: symbols, names: compressed.names, markers: compressed.markers,
             tokenTable: compressed.tokenTable, tokenIndex: compressed.tokenIndex, addressEncoding: encoding,
             seqsOfNames: seqs, textAddress: sorted.text)
     }
 
-    /// Throws the reference's "out of range in relative mode" error for the first symbol whose
-    /// offset does not fit.
-    static func checkAddressRange(_ sorted: KernelRules.Sorted, options: GeneratorOptions, file: String?) throws {
-        guard options.usesOffsets else { return }
-        for i in 0 ..< sorted.symbols.count {
-            _ = try offsetWord(sorted, i, options: options, file: file)
-        }
+    static func outOfRange(_ address: UInt64, absolute: Bool, options: GeneratorOptions, file: String?) -> KallsymsError {
+        // `%#llx`: no 0x for zero.
+        let hex = address == 0 ? "0" : "0x" + String(address, radix: 16)
+        let what = absolute ? "absolute" : "relative"
+        // 6.15 dropped " in relative mode" from the message.
+        let mode = options.format.era < .v6_15 ? " in relative mode" : ""
+        return KallsymsError(.outOfRange, "kallsyms failure: \(what) symbol value \(hex) out of range\(mode)", file: file)
     }
 
+    /// One `kallsyms_offsets` word of a base-relative table, with the kernel's range check.
     @inline(__always)
     static func offsetWord(_ sorted: KernelRules.Sorted, _ i: Int, options: GeneratorOptions, file: String?) throws
         -> UInt32
@@ -113,30 +112,40 @@ public enum KallsymsGenerator {
             offset = Int64(bitPattern: base &- addr &- 1)
             overflow = offset < Int64(Int32.min) || offset >= 0
         }
-        if overflow {
-            throw KallsymsError(
-                .outOfRange,
-                "kallsyms failure: \(absolute ? "absolute" : "relative") symbol value 0x\(String(addr, radix: 16)) out of range in relative mode",
-                file: file)
-        }
+        if overflow { throw outOfRange(addr, absolute: absolute, options: options, file: file) }
         return UInt32(truncatingIfNeeded: offset)
     }
 
-    /// `kallsyms_offsets` (with its range checks) or 6.1's `kallsyms_addresses`.
+    /// The address array of the table the options ask for, with each format's range checks.
     static func addressEncoding(
         _ sorted: KernelRules.Sorted, options: GeneratorOptions, file: String?
     ) throws -> AddressEncoding {
         let symbols = sorted.symbols
-        guard options.usesOffsets else {
+        let n = symbols.count
+        switch options.tableFormat.addressing {
+        case .absolute:
             return .addresses(symbols.addresses, absolute: sorted.absolute)
+        case .baseRelative, .absolutePercpu:
+            var words = [UInt32]()
+            words.reserveCapacity(n)
+            for i in 0 ..< n { words.append(try offsetWord(sorted, i, options: options, file: file)) }
+            return .offsets(words, relativeBase: sorted.relativeBase, absolutePercpu: options.absolutePercpu)
+        case .placeRelative:
+            var deltas = [Int32]()
+            deltas.reserveCapacity(n)
+            for i in 0 ..< n {
+                let addr = symbols.addresses[i]
+                let d = Int64(bitPattern: addr &- sorted.text)
+                guard d >= Int64(Int32.min) && d <= Int64(Int32.max) else {
+                    throw outOfRange(addr, absolute: false, options: options, file: file)
+                }
+                deltas.append(Int32(d))
+            }
+            return .placeRelative(deltas)
+        case .absolute32:
+            // No check: the reference prints `(unsigned int)addr`.
+            return .absolute32(symbols.addresses.map { UInt32(truncatingIfNeeded: $0) })
         }
-        let base = sorted.relativeBase
-        var words = [UInt32]()
-        words.reserveCapacity(symbols.count)
-        for i in 0 ..< symbols.count {
-            words.append(try offsetWord(sorted, i, options: options, file: file))
-        }
-        return .offsets(words, relativeBase: base, absolutePercpu: options.absolutePercpu)
     }
 
     /// 6.12 sorts by name after restoring each name in place with `strcpy` from its expansion.
@@ -149,12 +158,7 @@ public enum KallsymsGenerator {
         keys.reserveCapacity(symbols.count)
         var o = 0
         for i in 0 ..< symbols.count {
-            var len = Int(names[o])
-            var prefix = 1
-            if len & 0x80 != 0 {
-                len = (len & 0x7F) | Int(names[o + 1]) << 7
-                prefix = 2
-            }
+            let (len, prefix) = NameLengthPrefix.uleb128.decode(names, at: o)!
             let compressed = names[(o + prefix) ..< (o + prefix + len)]
             keys.append(symbols.type(i) == 0 ? compressed.dropFirst() : symbols.name(i))
             o += prefix + len

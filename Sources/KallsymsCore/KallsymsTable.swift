@@ -1,9 +1,87 @@
-/// The kernel versions whose `scripts/kallsyms` output we reproduce byte for byte.
+import ELFKit
+import Foundation
+
+/// The kernel versions whose `scripts/kallsyms` we reproduce byte for byte: each is a command line,
+/// an input syntax, an assembly dialect and a table format (`tableFormat(_:)`).
 public enum KallsymsFormat: String, CaseIterable, Sendable, CustomStringConvertible {
-    case linux612 = "linux-6.12"
+    /// Debian's 6.1.y (with 6.2's `kallsyms_seqs_of_names`, backported).
     case linux61 = "linux-6.1"
+    /// 6.2 to 6.14 (measured on Debian's 6.12).
+    case linux612 = "linux-6.12"
+    /// 6.15 to 6.19: no `--absolute-percpu`.
+    case linux615 = "linux-6.15"
+    /// 7.0 to 7.2: no `kallsyms_relative_base`; `--pc-relative`.
+    case linux70 = "linux-7.0"
+    /// 7.3 and later: reads the vmlinux ELF itself, writes `.S` plus a `.bin`.
+    case linux73 = "linux-7.3"
 
     public var description: String { rawValue }
+
+    /// The era whose table this version writes.
+    public var era: KernelEra {
+        switch self {
+        case .linux61: .v6_2
+        case .linux612: .v6_11
+        case .linux615: .v6_15
+        case .linux70: .v7_0
+        case .linux73: .v7_3
+        }
+    }
+
+    /// The kernel's own options this version of `scripts/kallsyms` takes.
+    public var flags: [GeneratorFlag] {
+        switch self {
+        case .linux61: [.allSymbols, .absolutePercpu, .baseRelative, .ltoClang]
+        case .linux612: [.allSymbols, .absolutePercpu]
+        case .linux615: [.allSymbols]
+        case .linux70: [.allSymbols, .pcRelative]
+        case .linux73: [.allSymbols, .pcRelative]
+        }
+    }
+
+    /// The reference's usage line(s), as it prints them on a bad command line.
+    public var usage: String {
+        switch self {
+        case .linux61:
+            "Usage: kallsyms [--all-symbols] [--absolute-percpu] [--base-relative] [--lto-clang] in.map > out.S\n"
+        case .linux612: "Usage: kallsyms [--all-symbols] [--absolute-percpu] in.map > out.S\n"
+        case .linux615: "Usage: kallsyms [--all-symbols] in.map > out.S\n"
+        case .linux70: "Usage: kallsyms [--all-symbols] in.map > out.S\n"  // 7.0 did not update it
+        case .linux73:
+            "Usage: kallsyms [--all-symbols] [--pc-relative] [--sysmap=out.map]\n                in out.bin > out.S\n       kallsyms --sysmap=out.map vmlinux\n"
+        }
+    }
+
+    /// True when the input is a vmlinux ELF rather than a map.
+    public var readsELF: Bool { self == .linux73 }
+
+    /// 6.1 reads maps with `fscanf` (skipping what does not parse); later versions reject a bad line.
+    public var strictMapSyntax: Bool { self != .linux61 }
+
+    /// The table format this version writes with `options`.
+    public func tableFormat(_ options: GeneratorOptions) -> TableFormat {
+        let addressing: Addressing
+        switch self {
+        case .linux61:
+            addressing = !options.baseRelative ? .absolute : options.absolutePercpu ? .absolutePercpu : .baseRelative
+        case .linux612: addressing = options.absolutePercpu ? .absolutePercpu : .baseRelative
+        case .linux615: addressing = .baseRelative
+        case .linux70, .linux73: addressing = options.pcRelative ? .placeRelative : .absolute32
+        }
+        return era.format(addressing)!
+    }
+}
+
+/// The options of `scripts/kallsyms`, across versions.
+public enum GeneratorFlag: String, CaseIterable, Sendable {
+    case allSymbols = "--all-symbols"
+    case absolutePercpu = "--absolute-percpu"
+    case baseRelative = "--base-relative"
+    case ltoClang = "--lto-clang"
+    case pcRelative = "--pc-relative"
+
+    /// The formats that take this option.
+    public var formats: [KallsymsFormat] { KallsymsFormat.allCases.filter { $0.flags.contains(self) } }
 }
 
 /// The generator's flags, named after the kernel's.
@@ -11,29 +89,56 @@ public struct GeneratorOptions: Sendable, Equatable {
     public var format: KallsymsFormat
     /// `--all-symbols` (CONFIG_KALLSYMS_ALL): keep symbols outside the text ranges.
     public var allSymbols: Bool
-    /// `--absolute-percpu` (CONFIG_KALLSYMS_ABSOLUTE_PERCPU): per-cpu symbols keep absolute values.
+    /// `--absolute-percpu` (CONFIG_KALLSYMS_ABSOLUTE_PERCPU, 6.1 and 6.12): per-cpu symbols keep
+    /// absolute values.
     public var absolutePercpu: Bool
-    /// `--base-relative` (6.1 only; 6.12 always uses offsets + relative base).
+    /// `--base-relative` (6.1 only; later versions always use offsets).
     public var baseRelative: Bool
     /// `--lto-clang` (6.1 only): sort names as if cut at `.llvm.`.
     public var ltoClang: Bool
+    /// `--pc-relative` (7.0 and later; CONFIG_64BIT or CONFIG_RELOCATABLE): place-relative offsets.
+    public var pcRelative: Bool
 
     public init(
         format: KallsymsFormat = .linux612, allSymbols: Bool = false, absolutePercpu: Bool = false,
-        baseRelative: Bool = false, ltoClang: Bool = false
+        baseRelative: Bool = false, ltoClang: Bool = false, pcRelative: Bool = false
     ) {
         self.format = format
         self.allSymbols = allSymbols
         self.absolutePercpu = absolutePercpu
         self.baseRelative = baseRelative
         self.ltoClang = ltoClang
+        self.pcRelative = pcRelative
     }
 
-    /// True when the table stores 32-bit offsets from `kallsyms_relative_base`.
-    public var usesOffsets: Bool { format == .linux612 || baseRelative }
+    /// The options as the kernel's command line spells them, in the order of `format.flags`.
+    public var kernelArguments: [String] {
+        format.flags.filter(isSet).map(\.rawValue)
+    }
+
+    public func isSet(_ flag: GeneratorFlag) -> Bool {
+        switch flag {
+        case .allSymbols: allSymbols
+        case .absolutePercpu: absolutePercpu
+        case .baseRelative: baseRelative
+        case .ltoClang: ltoClang
+        case .pcRelative: pcRelative
+        }
+    }
+
+    /// The flags that are set but that `format` does not take.
+    public var unsupportedFlags: [GeneratorFlag] {
+        GeneratorFlag.allCases.filter { isSet($0) && !format.flags.contains($0) }
+    }
+
+    /// The table format these options give.
+    public var tableFormat: TableFormat { format.tableFormat(self) }
+
+    /// True when the table stores 32-bit offsets (`kallsyms_offsets`) rather than addresses.
+    public var usesOffsets: Bool { tableFormat.addressing != .absolute }
 }
 
-/// How a table stores symbol addresses.
+/// How a table stores symbol addresses: the data behind an `Addressing`.
 public enum AddressEncoding: Sendable, Equatable {
     /// `kallsyms_offsets[]` (the raw 32-bit words) plus `kallsyms_relative_base`.
     /// With `absolutePercpu`, a non-negative word is an absolute value and a negative one is
@@ -43,17 +148,48 @@ public enum AddressEncoding: Sendable, Equatable {
     /// `absolute[i]` marks values emitted as plain numbers; the others are emitted relative to
     /// `_text` and become relocations.
     case addresses([UInt64], absolute: [Bool])
+    /// 7.0 `--pc-relative`: per symbol, its address minus `_text` (the N of
+    /// `.long _text - . + (N)`); in the image each word holds `_text + N - place`.
+    case placeRelative([Int32])
+    /// 7.0 without `--pc-relative`: the low 32 bits of each address.
+    case absolute32([UInt32])
+
+    public var addressing: Addressing {
+        switch self {
+        case .offsets(_, _, let percpu): percpu ? .absolutePercpu : .baseRelative
+        case .addresses: .absolute
+        case .placeRelative: .placeRelative
+        case .absolute32: .absolute32
+        }
+    }
+
+    /// The number of entries.
+    public var count: Int {
+        switch self {
+        case .offsets(let w, _, _): w.count
+        case .addresses(let a, _): a.count
+        case .placeRelative(let d): d.count
+        case .absolute32(let w): w.count
+        }
+    }
 }
 
 /// One kallsyms table: the arrays the kernel links into its image, plus the decoded symbols they
 /// describe. The generator builds it; the encoders write it as assembly, an object or a raw blob;
 /// the reader returns the same model, so a round trip compares like with like.
 public struct KallsymsTable: Sendable, Equatable {
-    public var format: KallsymsFormat
+    /// The generator version whose assembly this table is written in. Changing it gives the
+    /// table that version's binary format.
+    public var format: KallsymsFormat {
+        didSet { tableFormat = Self.defaultFormat(format, addressEncoding.addressing) }
+    }
+    /// The binary format: array order, alignment, encodings. Its addressing always follows
+    /// `addressEncoding`.
+    public private(set) var tableFormat: TableFormat
     /// The symbols in table (address) order, with the type byte as stored (`A` for absolute
     /// per-cpu symbols). `symbols.count` is `kallsyms_num_syms`.
-    public var symbols: SymbolList { didSet { prepared = nil } }
-    /// `kallsyms_names`: per symbol, a ULEB128-style length (1 or 2 bytes) and its token bytes.
+    public var symbols: SymbolList { didSet { lookupCache = LookupCache() } }
+    /// `kallsyms_names`: per symbol, a length prefix (`tableFormat.nameLengths`) and its token bytes.
     public var names: [UInt8]
     /// `kallsyms_markers`: the offset in `names` of every 256th symbol.
     public var markers: [UInt32]
@@ -61,19 +197,25 @@ public struct KallsymsTable: Sendable, Equatable {
     public var tokenTable: [UInt8]
     /// `kallsyms_token_index`: the offset of each token in `tokenTable`.
     public var tokenIndex: [UInt16]
-    public var addressEncoding: AddressEncoding
+    public var addressEncoding: AddressEncoding {
+        didSet { tableFormat.addressing = addressEncoding.addressing }
+    }
     /// `kallsyms_seqs_of_names`: address-order indices in name order (stored as 3 bytes each).
-    public var seqsOfNames: [UInt32] { didSet { prepared = nil } }
+    public var seqsOfNames: [UInt32] { didSet { lookupCache = LookupCache() } }
     /// The address of `_text`, which `kallsyms_relative_base` and relative addresses are
     /// expressed against (the one relocation of the table object).
     public var textAddress: UInt64
 
+    /// `tableFormat` defaults to what `format` writes with `addressEncoding`'s addressing.
     public init(
-        format: KallsymsFormat, symbols: SymbolList, names: [UInt8], markers: [UInt32],
-        tokenTable: [UInt8], tokenIndex: [UInt16], addressEncoding: AddressEncoding,
+        format: KallsymsFormat, tableFormat: TableFormat? = nil, symbols: SymbolList, names: [UInt8],
+        markers: [UInt32], tokenTable: [UInt8], tokenIndex: [UInt16], addressEncoding: AddressEncoding,
         seqsOfNames: [UInt32], textAddress: UInt64
     ) {
         self.format = format
+        var f = tableFormat ?? Self.defaultFormat(format, addressEncoding.addressing)
+        f.addressing = addressEncoding.addressing
+        self.tableFormat = f
         self.symbols = symbols
         self.names = names
         self.markers = markers
@@ -84,16 +226,23 @@ public struct KallsymsTable: Sendable, Equatable {
         self.textAddress = textAddress
     }
 
-    /// Search helpers for lookups (`prepareLookups()`); nil until prepared or after a change.
-    var prepared: LookupIndex?
+    /// The helpers that make lookups fast, built by the first lookup (a few milliseconds for a
+    /// kernel) and shared by copies of the table until one of them changes its symbols.
+    var lookupCache = LookupCache()
 
-    /// Builds the helpers that make `lookup(address:)` and `address(of:)` fast (a few
-    /// milliseconds for a kernel). Without it lookups are correct but build them each time.
-    public mutating func prepareLookups() {
-        if prepared == nil { prepared = LookupIndex(self) }
-    }
+    /// Builds the lookup helpers now rather than at the first lookup (optional: lookups build
+    /// them once by themselves).
+    public func prepareLookups() { _ = lookupIndex }
 
     public var numSyms: Int { symbols.count }
+
+    /// What `format` writes with `addressing` (the era's layout, even for an addressing the era
+    /// does not produce, as a reader may find).
+    static func defaultFormat(_ format: KallsymsFormat, _ addressing: Addressing) -> TableFormat {
+        var f = format.era.format(addressing) ?? format.era.format(format.era.addressings[0])!
+        f.addressing = addressing
+        return f
+    }
 
     /// The expansion of token `slot` (without its NUL).
     public func token(_ slot: Int) -> ArraySlice<UInt8> {
@@ -151,6 +300,25 @@ public struct Landmarks: Sendable, Equatable {
 /// What makes lookups fast, derived from a table once: every 64th address (a small array that
 /// stays in cache for the first search steps) and, in name order, each name's first 8 bytes as a
 /// big-endian integer (most comparisons never touch the names).
+/// Holds a table's `LookupIndex` once built. A mutation of the table replaces the whole cache
+/// (never clears a shared one), so copies made before keep theirs; the lock makes the first
+/// build safe when several threads look up at once.
+final class LookupCache: @unchecked Sendable, Equatable {
+    private let lock = NSLock()
+    private var index: LookupIndex?
+
+    static func == (a: LookupCache, b: LookupCache) -> Bool { true }  // derived data: not part of equality
+
+    func index(for table: KallsymsTable) -> LookupIndex {
+        lock.lock()
+        defer { lock.unlock() }
+        if let index { return index }
+        let built = LookupIndex(table)
+        index = built
+        return built
+    }
+}
+
 final class LookupIndex: Sendable, Equatable {
     let landmarks: Landmarks
     let sampledAddresses: [UInt64]

@@ -75,11 +75,8 @@ public struct KernelRules {
     }
 
     static let keptAbsolute: [StaticString] = ["__kernel_syscall_via_break", "__kernel_syscall_via_epc", "__kernel_sigtramp", "__gp"]
-    static let ignored61Names: [StaticString] = [
-        "kallsyms_addresses", "kallsyms_offsets", "kallsyms_relative_base", "kallsyms_num_syms",
-        "kallsyms_names", "kallsyms_markers", "kallsyms_token_table", "kallsyms_token_index",
-        "kallsyms_seqs_of_names", "_SDA_BASE_", "_SDA2_BASE_",
-    ]
+    /// Besides the table's own labels (`KallsymsArray`).
+    static let ignored61Names: [StaticString] = ["_SDA_BASE_", "_SDA2_BASE_"]
     static let ignored61Prefixes: [StaticString] = [
         "__efistub_", "__kvm_nvhe_$", "__kvm_nvhe_.L", "__AArch64ADRPThunk_", "__ARMV5PILongThunk_",
         "__ARMV7PILongThunk_", "__ThumbV7PILongThunk_", "__LA25Thunk_", "__microLA25Thunk_",
@@ -89,16 +86,16 @@ public struct KernelRules {
     static let ignored61Substrings: [StaticString] = [".long_branch.", ".plt_branch."]
 
     func isIgnored(_ n: NameMatcher, type: UInt8) -> Bool {
-        switch options.format {
-        case .linux612:
+        if options.format != .linux61 {
+            // 6.2 on: mksysmap (or 7.3's built-in copy of it) drops the rest before we see it.
             if type == UInt8(ascii: "u") || type == UInt8(ascii: "n") { return true }
-        case .linux61:
+        } else {
             if type == UInt8(ascii: "U") || type == UInt8(ascii: "u") || type == UInt8(ascii: "N")
                 || type == UInt8(ascii: "n")
             {
                 return true
             }
-            if Self.ignored61Names.contains(where: n.equals) { return true }
+            if KallsymsArray.isLabel(n.name) || Self.ignored61Names.contains(where: n.equals) { return true }
             if Self.ignored61Prefixes.contains(where: n.hasPrefix) { return true }
             if Self.ignored61Suffixes.contains(where: n.hasSuffix) { return true }
             if Self.ignored61Substrings.contains(where: n.contains) { return true }
@@ -216,7 +213,7 @@ public struct KernelRules {
         for i in 0 ..< symbols.count {
             let name = symbols.name(i)
             let a = symbols.addresses[i]
-            if options.format == .linux612
+            if options.format != .linux61
                 && (name.starts(with: "__start_".utf8) || name.starts(with: "__stop_".utf8))
             {
                 kept.append(UInt32(i))

@@ -13,9 +13,10 @@ public enum MapParser {
         _ bytes: UnsafeBufferPointer<UInt8>, format: KallsymsFormat, file: String,
         diagnostic: ([UInt8]) -> Void, _ body: LineHandler
     ) throws {
-        switch format {
-        case .linux612: try parseStrict(bytes, file: file, body)
-        case .linux61: try parseScanf(bytes, diagnostic: diagnostic, body)
+        if format.strictMapSyntax {
+            try parseStrict(bytes, file: file, body)
+        } else {
+            try parseScanf(bytes, diagnostic: diagnostic, body)
         }
     }
 

@@ -32,7 +32,7 @@ public struct NMListing: Sendable {
     /// Reads the listing of an ELF file's `.symtab` (empty when it has none).
     public static func read(_ elf: ELFFile) throws -> NMListing {
         let width = elf.is64 ? 16 : 8
-        guard let tableIndex = elf.sections.firstIndex(where: { $0.type == ELF.shtSYMTAB }) else {
+        guard let tableIndex = elf.sections.firstIndex(where: { $0.type == .symtab }) else {
             return NMListing(symbols: SymbolList(), addressWidth: width)
         }
         let classes = sectionClasses(elf)
@@ -44,13 +44,13 @@ public struct NMListing: Sendable {
         var keep = [Bool](repeating: false, count: n)
         var values = [UInt64](repeating: 0, count: n)
         for i in 1 ..< max(n, 1) {
-            let info = raw.info(i)
-            let type = info & 0xF
-            if type == 3 || type == 4 { continue }  // STT_SECTION, STT_FILE
-            let shndx = raw.sectionIndex(i)
+            let info = try raw.info(i)
+            let type = SymbolType(rawValue: info & 0xF)
+            if type == .section || type == .file { continue }
+            let shndx = try raw.sectionIndex(i)
             let (letter, value) = self.letter(
-                binding: info >> 4, type: type, shndx: shndx, value: raw.value(i), size: raw.size(i),
-                sectionLetters: sectionLetters, machine: elf.machine)
+                binding: SymbolBinding(rawValue: info >> 4), type: type, shndx: shndx, value: try raw.value(i),
+                size: try raw.size(i), sectionLetters: sectionLetters, machine: elf.machine)
             letters[i] = letter
             values[i] = value
             keep[i] = true
@@ -62,7 +62,7 @@ public struct NMListing: Sendable {
         var nameEnd = [Int32](repeating: 0, count: n)
         for i in 0 ..< n where keep[i] {
             order.append(Int32(i))
-            let r = raw.nameRange(i)
+            let r = try raw.nameRange(i)
             nameStart[i] = Int32(r.lowerBound)
             nameEnd[i] = Int32(r.upperBound)
         }
@@ -166,23 +166,26 @@ public struct NMListing: Sendable {
     /// flags. Sections BFD makes no section of (the null section, symbol tables, the section-name
     /// table) have `exists == false`: their symbols are treated as absolute.
     static func sectionClasses(_ elf: ELFFile) -> [(String, SectionClass)] {
-        let shstrndx = elf.sections.firstIndex { $0.type == ELF.shtSTRTAB && $0.name == ".shstrtab" }
+        let shstrndx = elf.sections.firstIndex { $0.type == .strtab && $0.name == ".shstrtab" }
         var symtabStrings = Set<Int>()
-        for s in elf.sections where s.type == ELF.shtSYMTAB || s.type == ELF.shtDYNSYM { symtabStrings.insert(Int(s.link)) }
-        let smallDataMachines: Set<UInt16> = [8, 10, 20, 36, 50, 88, 243]  // mips, ppc32, alpha, ia64, m32r, riscv
+        for s in elf.sections where s.type == .symtab || s.type == .dynsym { symtabStrings.insert(Int(s.link)) }
+        // BFD's small-data sections: mips, mips_rs3_le, ppc32, alpha (EM_ALPHA_STD), ia64, m32r, riscv.
+        let smallDataMachines: Set<ELFMachine> = [
+            .mips, ELFMachine(rawValue: 10), .ppc, ELFMachine(rawValue: 36), .ia64, ELFMachine(rawValue: 88), .riscv,
+        ]
         return elf.sections.enumerated().map { index, s in
             var c = SectionClass()
-            if index == 0 || s.type == ELF.shtSYMTAB || s.type == ELF.shtDYNSYM || index == shstrndx
-                || (s.type == ELF.shtSTRTAB && symtabStrings.contains(index))
+            if index == 0 || s.type == .symtab || s.type == .dynsym || index == shstrndx
+                || (s.type == .strtab && symtabStrings.contains(index))
             {
                 return (s.name, c)
             }
             c.exists = true
-            let alloc = s.flags & ELF.shfALLOC != 0
-            c.hasContents = s.type != ELF.shtNOBITS
+            let alloc = s.flags.contains(.alloc)
+            c.hasContents = s.type != .nobits
             let load = alloc && c.hasContents
-            c.readOnly = s.flags & ELF.shfWRITE == 0
-            if s.flags & ELF.shfEXECINSTR != 0 { c.code = true } else if load { c.data = true }
+            c.readOnly = !s.flags.contains(.write)
+            if s.flags.contains(.execinstr) { c.code = true } else if load { c.data = true }
             if !alloc && s.name.hasPrefix(".") {
                 c.debugging =
                     s.name.hasPrefix(".debug") || s.name.hasPrefix(".gnu.debuglto_.debug_")
@@ -202,30 +205,30 @@ public struct NMListing: Sendable {
     /// BFD's `bfd_decode_symclass` over an ELF symbol, and the value nm prints (the size for a
     /// common symbol: BFD keeps it in the value field).
     static func letter(
-        binding: UInt8, type: UInt8, shndx: UInt16, value: UInt64, size: UInt64,
-        sectionLetters: [UInt8], machine: UInt16
+        binding: SymbolBinding, type: SymbolType, shndx: SectionIndex, value: UInt64, size: UInt64,
+        sectionLetters: [UInt8], machine: ELFMachine
     ) -> (UInt8, UInt64) {
-        let weak = binding == 2
-        let object = type == 1 || type == 5  // STT_OBJECT, STT_COMMON
-        let isCommon = shndx == 0xFFF2 || (machine == 62 && shndx == 0xFF02)
+        let weak = binding == .weak
+        let object = type == .object || type == .common
+        let isCommon = shndx == .common || (machine == .x86_64 && shndx == .x86_64LCommon)
         if isCommon { return (UInt8(ascii: "C"), size) }
-        if machine == 8 && shndx == 0xFF03 { return (UInt8(ascii: "c"), size) }  // MIPS small common
-        if shndx == 0 {
+        if machine == .mips && shndx == .mipsSCommon { return (UInt8(ascii: "c"), size) }
+        if shndx == .undef {
             if weak { return (object ? UInt8(ascii: "v") : UInt8(ascii: "w"), 0) }
             return (UInt8(ascii: "U"), 0)
         }
-        if type == 10 { return (UInt8(ascii: "i"), value) }  // STT_GNU_IFUNC
+        if type == .gnuIFunc { return (UInt8(ascii: "i"), value) }
         if weak { return (object ? UInt8(ascii: "V") : UInt8(ascii: "W"), value) }
-        if binding == 10 { return (UInt8(ascii: "u"), value) }  // STB_GNU_UNIQUE
-        guard binding == 0 || binding == 1 else { return (UInt8(ascii: "?"), value) }
+        if binding == .gnuUnique { return (UInt8(ascii: "u"), value) }
+        guard binding == .local || binding == .global else { return (UInt8(ascii: "?"), value) }
         var c: UInt8
-        let index = Int(shndx)
-        if shndx == 0xFFF1 || shndx >= 0xFF00 || index >= sectionLetters.count {
+        let index = Int(shndx.rawValue)
+        if shndx.isReserved || index >= sectionLetters.count {
             c = UInt8(ascii: "a")
         } else {
             c = sectionLetters[index]
         }
-        if binding == 1 && c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z") { c -= 0x20 }
+        if binding == .global && c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z") { c -= 0x20 }
         return (c, value)
     }
 
@@ -243,8 +246,7 @@ public struct NMListing: Sendable {
 
 /// A symbol table read in place: fixed-size entries and one string table, no per-symbol objects.
 struct RawSymbols {
-    let bytes: [UInt8]
-    let le: Bool
+    let reader: ByteCursor
     let is64: Bool
     let start: Int
     let count: Int
@@ -253,8 +255,7 @@ struct RawSymbols {
 
     init(_ elf: ELFFile, tableIndex: Int) throws {
         let table = elf.sections[tableIndex]
-        bytes = elf.cursor.bytes
-        le = elf.littleEndian
+        reader = elf.cursor
         is64 = elf.is64
         let entsize = is64 ? 24 : 16
         start = Int(clamping: table.offset)
@@ -270,26 +271,18 @@ struct RawSymbols {
         strings = s
     }
 
-    @inline(__always) func integer(_ o: Int, _ n: Int) -> UInt64 {
-        var v: UInt64 = 0
-        if le {
-            for k in (0 ..< n).reversed() { v = v << 8 | UInt64(bytes[o + k]) }
-        } else {
-            for k in 0 ..< n { v = v << 8 | UInt64(bytes[o + k]) }
-        }
-        return v
-    }
-
     @inline(__always) func entry(_ i: Int) -> Int { start + i * (is64 ? 24 : 16) }
-    func info(_ i: Int) -> UInt8 { bytes[entry(i) + (is64 ? 4 : 12)] }
-    func sectionIndex(_ i: Int) -> UInt16 { UInt16(integer(entry(i) + (is64 ? 6 : 14), 2)) }
-    func value(_ i: Int) -> UInt64 { integer(entry(i) + (is64 ? 8 : 4), is64 ? 8 : 4) }
-    func size(_ i: Int) -> UInt64 { integer(entry(i) + (is64 ? 16 : 8), is64 ? 8 : 4) }
+    func info(_ i: Int) throws -> UInt8 { try reader.u8(entry(i) + (is64 ? 4 : 12)) }
+    func sectionIndex(_ i: Int) throws -> SectionIndex {
+        SectionIndex(rawValue: try reader.u16(entry(i) + (is64 ? 6 : 14)))
+    }
+    func value(_ i: Int) throws -> UInt64 { try reader.integer(entry(i) + (is64 ? 8 : 4), is64 ? 8 : 4) }
+    func size(_ i: Int) throws -> UInt64 { try reader.integer(entry(i) + (is64 ? 16 : 8), is64 ? 8 : 4) }
 
     /// The name's bytes in `strings` (a name offset past the table reads as empty, as BFD
     /// reports such names as `(null)` only with a warning; nm then prints nothing useful).
-    func nameRange(_ i: Int) -> Range<Int> {
-        let o = Int(integer(entry(i), 4))
+    func nameRange(_ i: Int) throws -> Range<Int> {
+        let o = Int(try reader.u32(entry(i)))
         guard o < strings.count else { return strings.count - 1 ..< strings.count - 1 }
         var e = o
         strings.withUnsafeBufferPointer { p in
@@ -300,7 +293,7 @@ struct RawSymbols {
         return o ..< e
     }
 
-    func name(_ i: Int) -> ArraySlice<UInt8> { strings[nameRange(i)] }
+    func name(_ i: Int) throws -> ArraySlice<UInt8> { strings[try nameRange(i)] }
 }
 
 #if canImport(Glibc)

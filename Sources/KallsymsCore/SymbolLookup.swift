@@ -38,7 +38,7 @@ extension KallsymsTable: RandomAccessCollection {
             name: symbols.nameString(i))
     }
 
-    var lookupIndex: LookupIndex { prepared ?? LookupIndex(self) }
+    var lookupIndex: LookupIndex { lookupCache.index(for: self) }
 
     /// The first 8 bytes of a name, big-endian, zero-padded: integer order is name order.
     @inline(__always)

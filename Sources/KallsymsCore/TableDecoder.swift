@@ -7,7 +7,7 @@ public enum TableDecoder {
     /// as the type).
     public static func decodeNames(
         numSyms: Int, names: UnsafeBufferPointer<UInt8>, tokenTable: UnsafeBufferPointer<UInt8>,
-        tokenIndex: [UInt16], addresses: [UInt64]
+        tokenIndex: [UInt16], addresses: [UInt64], nameLengths: NameLengthPrefix = .uleb128
     ) throws -> SymbolList {
         guard tokenIndex.count == 256 else {
             throw KallsymsError(.malformed, "token index has \(tokenIndex.count) entries, expected 256")
@@ -42,14 +42,8 @@ public enum TableDecoder {
             guard off < names.count else {
                 throw KallsymsError(.malformed, "names end before symbol \(i)", offset: off)
             }
-            var len = Int(names[off])
-            var prefix = 1
-            if len & 0x80 != 0 {
-                guard off + 1 < names.count else {
-                    throw KallsymsError(.malformed, "truncated 2-byte length of symbol \(i)", offset: off)
-                }
-                len = (len & 0x7F) | (Int(names[off + 1]) << 7)
-                prefix = 2
+            guard let (len, prefix) = nameLengths.decode(names, at: off) else {
+                throw KallsymsError(.malformed, "truncated 2-byte length of symbol \(i)", offset: off)
             }
             guard len > 0, off + prefix + len <= names.count else {
                 throw KallsymsError(.malformed, "symbol \(i) has length \(len) past the names table", offset: off)
@@ -69,10 +63,15 @@ public enum TableDecoder {
     }
 
     /// The addresses an encoding stands for, as `kallsyms_sym_address` computes them.
-    public static func addresses(_ encoding: AddressEncoding) -> [UInt64] {
+    /// `textAddress` is what place-relative entries are stored against.
+    public static func addresses(_ encoding: AddressEncoding, textAddress: UInt64 = 0) -> [UInt64] {
         switch encoding {
         case .addresses(let a, _):
             return a
+        case .placeRelative(let deltas):
+            return deltas.map { textAddress &+ UInt64(bitPattern: Int64($0)) }
+        case .absolute32(let words):
+            return words.map { UInt64($0) }
         case .offsets(let words, let base, let absolutePercpu):
             return words.map { w in
                 if !absolutePercpu { return base &+ UInt64(w) }
@@ -89,7 +88,8 @@ public enum TableDecoder {
             try table.tokenTable.withUnsafeBufferPointer { tokens in
                 try decodeNames(
                     numSyms: table.numSyms, names: names, tokenTable: tokens, tokenIndex: table.tokenIndex,
-                    addresses: addresses(table.addressEncoding))
+                    addresses: addresses(table.addressEncoding, textAddress: table.textAddress),
+                    nameLengths: table.tableFormat.nameLengths)
             }
         }
     }
@@ -116,8 +116,10 @@ public enum TableDecoder {
                     throw KallsymsError(.malformed, "marker \(i >> 8) does not point at symbol \(i)", offset: off)
                 }
             }
-            let b0 = Int(table.names[off])
-            off += b0 & 0x80 != 0 ? 2 + ((b0 & 0x7F) | (Int(table.names[off + 1]) << 7)) : 1 + b0
+            guard let (len, prefix) = table.tableFormat.nameLengths.decode(table.names, at: off) else {
+                throw KallsymsError(.malformed, "names end inside the length of symbol \(i)", offset: off)
+            }
+            off += prefix + len
         }
         guard table.seqsOfNames.count == table.numSyms else {
             throw KallsymsError(.malformed, "\(table.seqsOfNames.count) name-order entries for \(table.numSyms) symbols")

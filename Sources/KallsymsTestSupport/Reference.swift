@@ -8,7 +8,7 @@ import KallsymsCore
 public enum ReferenceTool {
     /// The kernel's `scripts/kallsyms` for `format`, built by scripts/fetch-reference.sh.
     public static func path(_ format: KallsymsFormat) throws -> String {
-        let v = format == .linux612 ? "6.12" : "6.1"
+        let v = version(format)
         let path = "\(Cache.directory)/bin/kallsyms-\(v)"
         if FileManager.default.isExecutableFile(atPath: path) { return path }
         try Cache.runScript("fetch-reference.sh", [v])
@@ -16,6 +16,13 @@ public enum ReferenceTool {
             throw SupportError("scripts/fetch-reference.sh ran but \(path) is missing")
         }
         return path
+    }
+}
+
+extension ReferenceTool {
+    /// "6.12" for linux-6.12: the suffix of the reference binary's name.
+    public static func version(_ format: KallsymsFormat) -> String {
+        String(format.rawValue.dropFirst("linux-".count))
     }
 }
 
@@ -28,6 +35,22 @@ public enum DebianData {
         guard FileManager.default.fileExists(atPath: path) else {
             throw SupportError("scripts/fetch-debian-data.sh ran but \(path) is missing")
         }
+        return path
+    }
+
+    /// Debian's 6.12 System.map without the per-cpu block (the lines whose address starts with
+    /// a 0 digit): every address in the kernel's range, as 6.15 and later generators need.
+    public static func systemMap612WithoutPercpu() throws -> String {
+        let path = "\(Cache.directory)/data/System.map-6.12-nopercpu"
+        if FileManager.default.fileExists(atPath: path) { return path }
+        let full = try FileIO.read(systemMap612())
+        var kept: [UInt8] = []
+        kept.reserveCapacity(full.count)
+        for line in full.split(separator: 0x0A) where line.first != UInt8(ascii: "0") {
+            kept += line
+            kept.append(0x0A)
+        }
+        try FileIO.writeAtomically(path, bytes: kept)
         return path
     }
 
@@ -71,7 +94,7 @@ extension ReferenceTool {
     /// in 6.1), unpacked by scripts/fetch-reference.sh next to the reference binaries' sources.
     public static func mksysmap(_ format: KallsymsFormat) throws -> String {
         _ = try path(format)
-        let v = format == .linux612 ? "6.12" : "6.1"
+        let v = version(format)
         let p = "\(Cache.directory)/src-\(v)/scripts/mksysmap"
         guard FileManager.default.fileExists(atPath: p) else { throw SupportError("\(p) is missing") }
         return p

@@ -95,22 +95,22 @@ public enum ImageReport {
     static func hex(_ v: Int?) -> String { v.map { "0x" + String($0, radix: 16) } ?? "-" }
 
     /// The table arrays with their file offsets and, when known, load addresses.
-    static func arrays(_ k: KernelImage) -> [(String, Int?, Int)] {
+    static func arrays(_ k: KernelImage) -> [(KallsymsArray, Int?, Int)] {
         let l = k.layout
         let n = k.table.numSyms
-        var rows: [(String, Int?, Int)] = [
-            ("kallsyms_num_syms", l.numSymsOffset, 4),
-            ("kallsyms_names", l.namesOffset, l.namesSize),
-            ("kallsyms_markers", l.markersOffset, k.table.markers.count * l.markerSize),
-            ("kallsyms_token_table", l.tokenTableOffset, l.tokenTableSize),
-            ("kallsyms_token_index", l.tokenIndexOffset, 512),
+        var rows: [(KallsymsArray, Int?, Int)] = [
+            (.numSyms, l.numSymsOffset, 4),
+            (.names, l.namesOffset, l.namesSize),
+            (.markers, l.markersOffset, k.table.markers.count * l.markerSize),
+            (.tokenTable, l.tokenTableOffset, l.tokenTableSize),
+            (.tokenIndex, l.tokenIndexOffset, 512),
             (
-                l.addressKind == .absolute ? "kallsyms_addresses" : "kallsyms_offsets", l.addressesOffset,
+                l.addressKind == .absolute ? .addresses : .offsets, l.addressesOffset,
                 n * (l.addressKind == .absolute ? l.pointerSize : 4)
             ),
         ]
-        if let rb = l.relativeBaseOffset { rows.append(("kallsyms_relative_base", rb, l.pointerSize)) }
-        if let so = l.seqsOfNamesOffset { rows.append(("kallsyms_seqs_of_names", so, 3 * n)) }
+        if let rb = l.relativeBaseOffset { rows.append((.relativeBase, rb, l.pointerSize)) }
+        if let so = l.seqsOfNamesOffset { rows.append((.seqsOfNames, so, 3 * n)) }
         return rows.sorted { ($0.1 ?? 0) < ($1.1 ?? 0) }
     }
 
@@ -133,8 +133,9 @@ public enum ImageReport {
             lines.append("address range: 0x\(String(first, radix: 16)) - 0x\(String(last, radix: 16))")
         }
         lines.append("tables (file offset in the kernel bytes, size):")
-        for (name, off, size) in arrays(k) {
-            let addr = k.tableAddresses[name].map { "  at 0x" + String($0, radix: 16) } ?? ""
+        for (array, off, size) in arrays(k) {
+            let name = array.label
+            let addr = k.tableAddresses[array].map { "  at 0x" + String($0, radix: 16) } ?? ""
             let padded = name + String(repeating: " ", count: max(0, 24 - name.count))
             lines.append("  \(padded) \(hex(off))  \(size) bytes\(addr)")
         }
@@ -163,7 +164,7 @@ public enum ImageReport {
             fields.append("\"relativeBase\": \"0x\(String(base, radix: 16))\"")
         }
         let arrays = arrays(k).map { name, off, size in
-            "{\"name\": \(q(name)), \"offset\": \(off.map(String.init) ?? "null"), \"size\": \(size)}"
+            "{\"name\": \(q(name.label)), \"offset\": \(off.map(String.init) ?? "null"), \"size\": \(size)}"
         }
         fields.append("\"tables\": [" + arrays.joined(separator: ", ") + "]")
         return "{\n  " + fields.joined(separator: ",\n  ") + "\n}\n"

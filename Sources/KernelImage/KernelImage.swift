@@ -18,14 +18,14 @@ public struct KernelImage: Sendable {
     public var table: KallsymsTable
     public var layout: TableLayout
     /// The load address of each array, when the image says (ELF); file offsets are in `layout`.
-    public var tableAddresses: [String: UInt64]
+    public var tableAddresses: [KallsymsArray: UInt64]
     /// The kernel's bytes after unwrapping (what `layout`'s offsets refer to).
     public var kernelBytes: [UInt8]
     /// Loadable segments (address, file offset, size, executable) when the kernel is an ELF.
     public var segments: [(address: UInt64, offset: Int, size: Int, executable: Bool)]
 
     /// `e_machine` when the kernel is an ELF.
-    public var elfMachine: UInt16?
+    public var elfMachine: ELFMachine?
     /// The GNU build ID from the ELF's notes, when the kernel is an ELF that has one.
     public var buildID: String?
 
@@ -191,20 +191,20 @@ public struct KernelImage: Sendable {
         return nil
     }
 
-    static let elfMachines: [UInt16: String] = [
-        3: "i386", 62: "x86_64", 40: "arm", 183: "arm64", 21: "ppc64", 20: "ppc", 22: "s390x", 243: "riscv",
-        258: "loongarch", 8: "mips", 2: "sparc", 43: "sparc64",
+    static let elfMachines: [ELFMachine: String] = [
+        .i386: "i386", .x86_64: "x86_64", .arm: "arm", .aarch64: "arm64", .ppc64: "ppc64", .ppc: "ppc", .s390: "s390x",
+        .riscv: "riscv", .loongarch: "loongarch", .mips: "mips", .sparc: "sparc", .sparcv9: "sparc64",
     ]
 
     static func readELF(_ b: [UInt8], steps: [String]) throws -> KernelImage {
         let elf = try ELFFile(b)
-        var arch = elfMachines[elf.machine] ?? "ELF machine \(elf.machine)"
-        if elf.machine == 21 && elf.littleEndian { arch = "ppc64le" }
-        if elf.machine == 22 && !elf.is64 { arch = "s390" }
-        if elf.machine == 243 { arch = elf.is64 ? "riscv64" : "riscv32" }
-        let step = "ELF\(elf.is64 ? 64 : 32) \(arch) \(elf.littleEndian ? "little" : "big")-endian"
-        let loaded = elf.sections.filter { $0.type != ELF.shtNOBITS && $0.flags & 2 != 0 && $0.size > 0 }
-        let segments = elf.segments.filter { $0.type == 1 && $0.fileSize > 0 }
+        var arch = elfMachines[elf.machine] ?? "ELF machine \(elf.machine.rawValue)"
+        if elf.machine == .ppc64 && elf.byteOrder == .little { arch = "ppc64le" }
+        if elf.machine == .s390 && !elf.is64 { arch = "s390" }
+        if elf.machine == .riscv { arch = elf.is64 ? "riscv64" : "riscv32" }
+        let step = "ELF\(elf.is64 ? 64 : 32) \(arch) \(elf.byteOrder)"
+        let loaded = elf.sections.filter { $0.type != .nobits && $0.flags.contains(.alloc) && $0.size > 0 }
+        let segments = elf.segments.filter { $0.type == .load && $0.fileSize > 0 }
         // Headers come from the file: every sum wraps instead of trapping, and an offset counts
         // only if it lies inside the file.
         let fileSize = UInt64(b.count)
@@ -224,20 +224,15 @@ public struct KernelImage: Sendable {
             }
             return nil
         }
-        var hints = ScanHints(littleEndian: elf.littleEndian, pointerSize: elf.is64 ? 8 : 4, addressOfOffset: addressOf)
-        if elf.machine == 183 { hints.relocationType = 1027 }
+        var hints = ScanHints(littleEndian: elf.byteOrder == .little, pointerSize: elf.is64 ? 8 : 4, addressOfOffset: addressOf)
+        if elf.machine == .aarch64 { hints.relocationType = RelocationType.AArch64.relative.rawValue }
 
         // Symbols, when present, say where each array is; the scan must then find exactly them.
-        var wanted: [String: UInt64] = [:]
-        let names = [
-            "kallsyms_num_syms", "kallsyms_names", "kallsyms_markers", "kallsyms_token_table", "kallsyms_token_index",
-            "kallsyms_offsets", "kallsyms_addresses", "kallsyms_relative_base", "kallsyms_seqs_of_names",
-        ]
+        var wanted: [KallsymsArray: UInt64] = [:]
         for s in try elf.symbols() {
-            let n = s.nameString
-            if n.hasPrefix("kallsyms_"), names.contains(n), wanted[n] == nil { wanted[n] = s.value }
+            if let array = KallsymsArray(label: s.nameString), wanted[array] == nil { wanted[array] = s.value }
         }
-        let bySymbols = wanted["kallsyms_token_table"] != nil && wanted["kallsyms_names"] != nil
+        let bySymbols = wanted[.tokenTable] != nil && wanted[.names] != nil
         var readAtSymbols = false
         let located: LocatedTable
         do {
@@ -246,11 +241,11 @@ public struct KernelImage: Sendable {
             // Tables linked with reserved room (padding after each array) defeat the scan by
             // design; where the symbols name every array, read each array at its symbol.
             guard bySymbols else { throw scanError }
-            var at: [String: Int] = [:]
-            for (name, address) in wanted { if let o = offsetOf(address) { at[name] = o } }
+            var at: [KallsymsArray: Int] = [:]
+            for (array, address) in wanted { if let o = offsetOf(address) { at[array] = o } }
             do {
                 located = try b.withUnsafeBufferPointer {
-                    try TableLocator.readAtSymbols($0, at: at, littleEndian: elf.littleEndian, pointerSize: elf.is64 ? 8 : 4)
+                    try TableLocator.readAtSymbols($0, at: at, littleEndian: elf.byteOrder == .little, pointerSize: elf.is64 ? 8 : 4)
                 }
                 readAtSymbols = true
             } catch {
@@ -267,7 +262,7 @@ public struct KernelImage: Sendable {
             arch: arch, bySymbols: bySymbols, addresses: wanted)
         image.segments = segments.compactMap { s in
             guard s.offset <= UInt64(b.count), s.fileSize <= UInt64(b.count) - s.offset else { return nil }
-            return (s.virtualAddress, Int(s.offset), Int(s.fileSize), s.flags & 1 != 0)
+            return (s.virtualAddress, Int(s.offset), Int(s.fileSize), s.flags.contains(.execute))
         }
         image.elfMachine = elf.machine
         image.buildID = try elf.buildID()
@@ -276,21 +271,20 @@ public struct KernelImage: Sendable {
 
     /// The structural scan, held to the `kallsyms_*` symbols when there are any.
     static func scanned(
-        _ b: [UInt8], hints: ScanHints, bySymbols: Bool, wanted: [String: UInt64], offsetOf: (UInt64) -> Int?
+        _ b: [UInt8], hints: ScanHints, bySymbols: Bool, wanted: [KallsymsArray: UInt64], offsetOf: (UInt64) -> Int?
     ) throws -> LocatedTable {
         let located = try b.withUnsafeBufferPointer { buf -> LocatedTable in
-            if bySymbols, let tt = wanted["kallsyms_token_table"], let start = offsetOf(tt) {
+            if bySymbols, let tt = wanted[.tokenTable], let start = offsetOf(tt) {
                 return try TableLocator.locate(in: buf, hints: hints, tokenTableAt: start)
             }
             return try TableLocator.locate(in: buf, hints: hints)
         }
         if bySymbols {
             let l = located.layout
-            let checks: [(String, Int?)] = [
-                ("kallsyms_num_syms", l.numSymsOffset), ("kallsyms_names", l.namesOffset),
-                ("kallsyms_markers", l.markersOffset), ("kallsyms_token_index", l.tokenIndexOffset),
-                ("kallsyms_relative_base", l.relativeBaseOffset), ("kallsyms_seqs_of_names", l.seqsOfNamesOffset),
-                (l.addressKind == .absolute ? "kallsyms_addresses" : "kallsyms_offsets", l.addressesOffset),
+            let checks: [(KallsymsArray, Int?)] = [
+                (.numSyms, l.numSymsOffset), (.names, l.namesOffset), (.markers, l.markersOffset),
+                (.tokenIndex, l.tokenIndexOffset), (.relativeBase, l.relativeBaseOffset),
+                (.seqsOfNames, l.seqsOfNamesOffset), (l.addressKind == .absolute ? .addresses : .offsets, l.addressesOffset),
             ]
             for (name, found) in checks {
                 guard let a = wanted[name] else { continue }
@@ -307,7 +301,7 @@ public struct KernelImage: Sendable {
 
     static func finish(
         _ located: LocatedTable, bytes: [UInt8], steps: [String], arch: String?, bySymbols: Bool,
-        addresses: [String: UInt64]
+        addresses: [KallsymsArray: UInt64]
     ) -> KernelImage {
         KernelImage(
             steps: steps, architecture: arch ?? guessArchitecture(located),

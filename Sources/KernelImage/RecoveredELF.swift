@@ -4,9 +4,9 @@ import KallsymsCore
 /// An ELF file carrying a kernel's code and the symbols recovered from its kallsyms table, as
 /// vmlinux-to-elf makes: for `nm`, `objdump -d` and gdb.
 public enum RecoveredELF {
-    static let machines: [String: UInt16] = [
-        "x86_64": 62, "i386": 3, "arm64": 183, "arm": 40, "ppc64": 21, "ppc64le": 21, "ppc": 20, "s390x": 22,
-        "riscv64": 243, "riscv32": 243, "loongarch": 258,
+    static let machines: [String: ELFMachine] = [
+        "x86_64": .x86_64, "i386": .i386, "arm64": .aarch64, "arm": .arm, "ppc64": .ppc64, "ppc64le": .ppc64, "ppc": .ppc,
+        "s390x": .s390, "riscv64": .riscv, "riscv32": .riscv, "loongarch": .loongarch,
     ]
 
     /// The address of the kernel's first byte for raw images: `base` when given, else `_text`,
@@ -25,7 +25,8 @@ public enum RecoveredELF {
         guard let machine = k.elfMachine ?? k.architecture.flatMap({ machines[$0] }) else {
             throw KallsymsError(.usage, "unknown architecture: cannot choose an ELF machine")
         }
-        var w = ELFImageWriter(is64: k.layout.pointerSize == 8, littleEndian: k.layout.littleEndian, machine: machine)
+        var w = ELFImageWriter(
+            is64: k.layout.pointerSize == 8, byteOrder: k.layout.littleEndian ? .little : .big, machine: machine)
         if !k.segments.isEmpty {
             for (i, s) in k.segments.enumerated() {
                 w.regions.append(
@@ -49,17 +50,17 @@ public enum RecoveredELF {
             if j < s.count { size = s.addresses[j] - a }
             let region = w.regions.firstIndex { a >= $0.address && a - $0.address < UInt64($0.bytes.count) }
             let lower = type | 0x20
-            let elfType: UInt8 =
+            let elfType: SymbolType =
                 switch lower {
-                case UInt8(ascii: "t"), UInt8(ascii: "w"): ELF.sttFUNC
+                case UInt8(ascii: "t"), UInt8(ascii: "w"): .function
                 case UInt8(ascii: "d"), UInt8(ascii: "b"), UInt8(ascii: "r"), UInt8(ascii: "g"), UInt8(ascii: "s"),
                     UInt8(ascii: "v"):
-                    ELF.sttOBJECT
-                default: ELF.sttNOTYPE
+                    .object
+                default: .notype
                 }
-            let binding: UInt8 =
+            let binding: SymbolBinding =
                 lower == UInt8(ascii: "w") || lower == UInt8(ascii: "v")
-                ? ELF.stbWEAK : (type == lower ? ELF.stbLOCAL : ELF.stbGLOBAL)
+                ? .weak : (type == lower ? .local : .global)
             w.symbols.append(
                 .init(
                     name: Array(s.name(i)), value: a, size: region == nil ? 0 : size, binding: binding, type: elfType,

@@ -9,29 +9,29 @@ extension TableLocator {
     /// every marker, the token index must describe the token table, seqs must be a permutation,
     /// and addresses must come out sorted.
     public static func readAtSymbols(
-        _ b: UnsafeBufferPointer<UInt8>, at: [String: Int], littleEndian: Bool, pointerSize: Int
+        _ b: UnsafeBufferPointer<UInt8>, at: [KallsymsArray: Int], littleEndian: Bool, pointerSize: Int
     ) throws -> LocatedTable {
         let r = Reader(b: b, le: littleEndian)
-        func need(_ name: String) throws -> Int {
-            guard let o = at[name] else { throw KallsymsError(.malformed, "no symbol \(name)") }
+        func need(_ array: KallsymsArray) throws -> Int {
+            guard let o = at[array] else { throw KallsymsError(.malformed, "no symbol \(array.label)") }
             return o
         }
         func bad(_ what: String, _ o: Int) -> KallsymsError {
             KallsymsError(.malformed, "the table read at the kallsyms_* symbols is inconsistent: \(what)", offset: o)
         }
-        let numSymsAt = try need("kallsyms_num_syms")
-        guard r.ok(numSymsAt, 4) else { throw bad("kallsyms_num_syms is outside the file", numSymsAt) }
+        let numSymsAt = try need(.numSyms)
+        guard r.ok(numSymsAt, 4) else { throw bad("\(KallsymsArray.numSyms) is outside the file", numSymsAt) }
         let n = Int(r.u32(numSymsAt))
-        guard n <= maxSymbols, n * 2 <= b.count else { throw bad("kallsyms_num_syms = \(n) is impossible", numSymsAt) }
+        guard n <= maxSymbols, n * 2 <= b.count else { throw bad("\(KallsymsArray.numSyms) = \(n) is impossible", numSymsAt) }
 
-        let markersAt = try need("kallsyms_markers")
+        let markersAt = try need(.markers)
         let groups = (n + 255) / 256
         guard let markers = words(markersAt, groups, r) else { throw bad("markers run past the end", markersAt) }
 
-        let indexAt = try need("kallsyms_token_index")
+        let indexAt = try need(.tokenIndex)
         guard r.ok(indexAt, 512) else { throw bad("token index runs past the end", indexAt) }
         let tokenIndex = (0 ..< 256).map { r.u16(indexAt + 2 * $0) }
-        let tableAt = try need("kallsyms_token_table")
+        let tableAt = try need(.tokenTable)
         // The index must be the running sum of the token lengths (each NUL-terminated).
         var expected = 0
         for slot in 0 ..< 256 {
@@ -43,7 +43,7 @@ extension TableLocator {
         }
         let tokenTable = Array(b[tableAt ..< tableAt + expected])
 
-        let namesAt = try need("kallsyms_names")
+        let namesAt = try need(.names)
         var chained: (end: Int, sawTwoByte: Bool)?
         for twoByte in [true, false] {
             if let c = chainNames(b, start: namesAt, count: n, markers: markers, limit: b.count, twoByte: twoByte) {
@@ -59,8 +59,8 @@ extension TableLocator {
         var kind: TableLayout.AddressKind
         var addressesAt: Int
         var baseAt: Int?
-        if let offsetsAt = at["kallsyms_offsets"] {
-            let base = try need("kallsyms_relative_base")
+        if let offsetsAt = at[.offsets] {
+            let base = try need(.relativeBase)
             guard let w = words(offsetsAt, n, r) else { throw bad("offsets run past the end", offsetsAt) }
             guard r.ok(base, pointerSize) else { throw bad("relative base is outside the file", base) }
             let relativeBase = r.word(base, pointerSize)
@@ -77,7 +77,7 @@ extension TableLocator {
             addressesAt = offsetsAt
             baseAt = base
         } else {
-            addressesAt = try need("kallsyms_addresses")
+            addressesAt = try need(.addresses)
             guard r.ok(addressesAt, n * pointerSize) else { throw bad("addresses run past the end", addressesAt) }
             addresses = (0 ..< n).map { r.word(addressesAt + $0 * pointerSize, pointerSize) }
             guard sorted(addresses) else { throw bad("addresses are not sorted", addressesAt) }
@@ -86,7 +86,7 @@ extension TableLocator {
         }
 
         var seqValues: [UInt32]?
-        if let seqsAt = at["kallsyms_seqs_of_names"] {
+        if let seqsAt = at[.seqsOfNames] {
             guard let s = seqs(at: seqsAt, count: n, b) else { throw bad("seqs_of_names is not a permutation", seqsAt) }
             seqValues = s
         }
@@ -102,7 +102,7 @@ extension TableLocator {
             twoByteLengthsSeen: sawTwoByte, hasSeqsOfNames: seqValues != nil, numSymsOffset: numSymsAt,
             namesOffset: namesAt, namesSize: names.count, markersOffset: markersAt, tokenTableOffset: tableAt,
             tokenTableSize: tokenTable.count, tokenIndexOffset: indexAt, addressesOffset: addressesAt,
-            relativeBaseOffset: baseAt, seqsOfNamesOffset: at["kallsyms_seqs_of_names"])
+            relativeBaseOffset: baseAt, seqsOfNamesOffset: at[.seqsOfNames])
         var table = KallsymsTable(
             format: order == .before62 ? .linux61 : .linux612, symbols: symbols, names: names, markers: markers,
             tokenTable: tokenTable, tokenIndex: tokenIndex, addressEncoding: encoding,

@@ -28,7 +28,7 @@ public final class LinkDriver {
 
     // State of one run.
     var work = ""
-    var arch: TargetArch = .x86_64
+    var arch: Architecture = .x86_64
     var reservation: TableReservation?
     var passes: [PassReport] = []
     var notes: [String] = []
@@ -292,7 +292,7 @@ public final class LinkDriver {
     }
 
     static func fileOffset(of address: UInt64, size: Int, in elf: ELFFile) -> Int? {
-        for s in elf.sections where s.type != ELF.shtNOBITS && s.flags & ELF.shfALLOC != 0 {
+        for s in elf.sections where s.type != .nobits && s.flags.contains(.alloc) {
             if address >= s.address, address - s.address + UInt64(size) <= s.size {
                 return Int(s.offset + (address - s.address))
             }
@@ -341,12 +341,14 @@ public final class LinkDriver {
         }
         let found = image.table
         var problems: [String] = []
-        if found.names != expected.names { problems.append("kallsyms_names differ") }
-        if found.markers != expected.markers { problems.append("kallsyms_markers differ") }
-        if found.tokenTable != expected.tokenTable { problems.append("kallsyms_token_table differs") }
-        if found.tokenIndex != expected.tokenIndex { problems.append("kallsyms_token_index differs") }
-        if found.seqsOfNames != expected.seqsOfNames { problems.append("kallsyms_seqs_of_names differs") }
-        if TableDecoder.addresses(found.addressEncoding) != TableDecoder.addresses(expected.addressEncoding) {
+        if found.names != expected.names { problems.append("\(KallsymsArray.names) differ") }
+        if found.markers != expected.markers { problems.append("\(KallsymsArray.markers) differ") }
+        if found.tokenTable != expected.tokenTable { problems.append("\(KallsymsArray.tokenTable) differs") }
+        if found.tokenIndex != expected.tokenIndex { problems.append("\(KallsymsArray.tokenIndex) differs") }
+        if found.seqsOfNames != expected.seqsOfNames { problems.append("\(KallsymsArray.seqsOfNames) differs") }
+        if TableDecoder.addresses(found.addressEncoding, textAddress: found.textAddress)
+            != TableDecoder.addresses(expected.addressEncoding, textAddress: expected.textAddress)
+        {
             problems.append("addresses differ")
         }
         if found.symbols != expected.symbols { problems.append("decoded entries differ") }

@@ -12,7 +12,7 @@ enum LinkInputs {
         for arg in command.dropFirst() where !arg.hasPrefix("-") && !arg.contains("{") {
             guard let bytes = try? FileIO.read(arg), bytes.count >= 8 else { continue }
             if bytes.starts(with: [0x7F, 0x45, 0x4C, 0x46]) {
-                if let elf = try? ELFFile(bytes), elf.type == ELF.etREL { out.append((arg, bytes)) }
+                if let elf = try? ELFFile(bytes), elf.type == .rel { out.append((arg, bytes)) }
             } else if let members = Archive.members(bytes, path: arg) {
                 out += members
             }
@@ -20,10 +20,10 @@ enum LinkInputs {
         return out
     }
 
-    static func architecture(of command: [String]) throws -> TargetArch {
+    static func architecture(of command: [String]) throws -> Architecture {
         for (_, bytes) in objects(in: command) {
             guard let elf = try? ELFFile(bytes) else { continue }
-            if let a = TargetArch.allCases.first(where: { $0.machine == elf.machine && ($0.pointerSize == 8) == elf.is64 }) {
+            if let a = Architecture.tableObjectTargets.first(where: { $0.machine == elf.machine && ($0.pointerSize == 8) == elf.is64 }) {
                 return a
             }
         }
@@ -41,7 +41,7 @@ enum LinkInputs {
     /// range), plus a margin for what the linker adds (script symbols, stubs) and for the
     /// compression of the real set coming out a little differently.
     static func estimateReservation(
-        command: [String], options: GeneratorOptions, filter: SymbolFilter, arch: TargetArch
+        command: [String], options: GeneratorOptions, filter: SymbolFilter, arch: Architecture
     ) throws -> Estimate? {
         let inputs = objects(in: command)
         guard !inputs.isEmpty else { return nil }

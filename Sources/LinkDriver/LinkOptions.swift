@@ -1,3 +1,4 @@
+import ELFKit
 import KallsymsCore
 
 /// How `kallsyms link` runs the kernel-style link loop.
@@ -9,7 +10,7 @@ public struct LinkOptions: @unchecked Sendable {
     public var output: String
     public var generator: GeneratorOptions
     /// The table object's target; nil: the machine of the first ELF input in the command.
-    public var arch: TargetArch?
+    public var arch: Architecture?
     /// Which of nm's lines reach the generator (the kernel's mksysmap by default).
     public var filter: SymbolFilter
     /// The most links the loop may run before it gives up.
@@ -38,7 +39,7 @@ public struct LinkOptions: @unchecked Sendable {
     }
 
     public init(
-        command: [String], output: String, generator: GeneratorOptions, arch: TargetArch? = nil,
+        command: [String], output: String, generator: GeneratorOptions, arch: Architecture? = nil,
         filter: SymbolFilter = SymbolFilter(), maxLinks: Int = 10, slack: Int? = nil, patch: Bool = false,
         reserve: Reserve? = nil, plainPasses: Int = 0, keepTemps: Bool = false, mapOutput: String? = nil,
         workDirectory: String? = nil

@@ -1,3 +1,4 @@
+import ELFKit
 import KallsymsCore
 import MapDiff
 
@@ -5,20 +6,19 @@ import MapDiff
 enum Reservations {
     /// Smallest extra room per array: a few symbols' worth, so a reservation always absorbs a
     /// handful of new stubs.
-    static let floors: [String: Int] = [
-        "kallsyms_names": 256, "kallsyms_markers": 8, "kallsyms_token_table": 128, "kallsyms_offsets": 64,
-        "kallsyms_addresses": 128, "kallsyms_seqs_of_names": 48,
+    static let floors: [KallsymsArray: Int] = [
+        .names: 256, .markers: 8, .tokenTable: 128, .offsets: 64, .addresses: 128, .seqsOfNames: 48,
     ]
 
     /// The room of `layout`'s variable arrays plus `extra` bytes shared out in proportion to each
     /// array's size (new symbols grow names, offsets and seqs together), never below the floors.
     static func spread(_ extra: Int, over layout: BinaryLayout) -> TableReservation {
-        let arrays = layout.labels.filter { TableReservation.variableArrays.contains($0.name) }
+        let arrays = layout.labels.filter { $0.array.growsWithSymbols }
         let total = max(1, arrays.reduce(0) { $0 + $1.size })
-        var room: [String: Int] = [:]
+        var room: [KallsymsArray: Int] = [:]
         for l in arrays {
             let share = Int((Double(extra) * Double(l.size) / Double(total)).rounded(.up))
-            room[l.name] = l.size + max(share, floors[l.name] ?? 64)
+            room[l.array] = l.size + max(share, floors[l.array] ?? 64)
         }
         return TableReservation(room: room)
     }
@@ -33,7 +33,7 @@ enum Reservations {
     /// stubs), then reserving `M` bytes more than the table needs moves the code by the table's
     /// growth plus `M`, which adds `r * (g + M)`: that fits when `M >= r * g / (1 - r)`. Twice
     /// that, plus the default margin, absorbs the unevenness of stubs (they come whole).
-    static func fromGrowth(table: BinaryLayout, linked: BinaryLayout, before: BinaryLayout?, arch: TargetArch)
+    static func fromGrowth(table: BinaryLayout, linked: BinaryLayout, before: BinaryLayout?, arch: Architecture)
         -> TableReservation
     {
         let growth = abs(table.bytes.count - linked.bytes.count)
@@ -51,10 +51,10 @@ enum Reservations {
     /// overflowed by (and the floor), the others keep their room.
     static func grow(_ r: TableReservation, toFit bare: BinaryLayout, previous: BinaryLayout) -> TableReservation {
         var out = r
-        for l in bare.labels where TableReservation.variableArrays.contains(l.name) {
-            let room = r.room[l.name] ?? 0
+        for l in bare.labels where l.array.growsWithSymbols {
+            let room = r.room[l.array] ?? 0
             if l.size > room {
-                out.room[l.name] = l.size + 2 * (l.size - room) + (floors[l.name] ?? 64)
+                out.room[l.array] = l.size + 2 * (l.size - room) + (floors[l.array] ?? 64)
             }
         }
         if let total = r.sectionSize {

@@ -21,11 +21,7 @@ import KallsymsCore
 ///   section end, such as `_erodata`).
 /// - `other`: everything else.
 enum Classifier {
-    static let kallsymsLabels: [[UInt8]] = [
-        "kallsyms_addresses", "kallsyms_offsets", "kallsyms_relative_base", "kallsyms_num_syms",
-        "kallsyms_names", "kallsyms_markers", "kallsyms_token_table", "kallsyms_token_index",
-        "kallsyms_seqs_of_names",
-    ].map { Array($0.utf8) }
+    static let kallsymsLabels = KallsymsArray.labels
 
     static let exactEnds: [[UInt8]] = ["_etext", "_einittext", "_edata", "_end", "_ebss", "__bss_stop"].map {
         Array($0.utf8)

@@ -1,3 +1,4 @@
+import ELFKit
 import ArgumentParser
 import Foundation
 import KallsymsCore
@@ -30,7 +31,7 @@ struct Link: ParsableCommand {
     var patch = false
     @Option(help: "Reserve room in every array: SIZE bytes beyond the first table, or auto (estimated from the input objects: one link). Implies --patch.")
     var reserve: String?
-    @Option(help: "Target of the table object: \(TargetArch.allCases.map(\.rawValue).joined(separator: ", ")) (default: the first ELF input's).")
+    @Option(help: "Target of the table object: \(Architecture.tableObjectTargets.map(\.rawValue).joined(separator: ", ")) (default: the first ELF input's).")
     var arch: String?
     @Option(help: "Write the System.map the final table was generated from.")
     var map: String?
@@ -52,7 +53,7 @@ struct Link: ParsableCommand {
         guard command.contains(where: { $0.contains("{out}") }) else {
             throw ValidationError("the link command must name {out} (the pass's output)")
         }
-        if let arch, TargetArch(rawValue: arch) == nil { throw ValidationError("unknown --arch '\(arch)'") }
+        if let arch, Architecture(name: arch).map(Architecture.tableObjectTargets.contains) != true { throw ValidationError("unknown --arch '\(arch)'") }
         guard maxPasses >= 1 else { throw ValidationError("--max-passes must be at least 1") }
     }
 
@@ -70,7 +71,7 @@ struct Link: ParsableCommand {
         var reserveMode: LinkOptions.Reserve?
         if let reserve { reserveMode = reserve == "auto" ? .auto : .bytes(try Self.size(reserve, what: "--reserve")) }
         let options = LinkOptions(
-            command: command, output: output, generator: generator, arch: arch.flatMap(TargetArch.init(rawValue:)),
+            command: command, output: output, generator: generator, arch: arch.flatMap(Architecture.init(name:)),
             filter: try rules.symbolFilter(), maxLinks: maxPasses, slack: try slack.map { try Self.size($0, what: "--slack") },
             patch: patch, reserve: reserveMode, plainPasses: plainPasses, keepTemps: keepTemps, mapOutput: map)
         let driver = LinkDriver(options: options)

@@ -121,7 +121,7 @@ final class ReadBox: @unchecked Sendable {
             let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: raw + ".layout.json"))) as? [String: Any]
             #expect(json?["pointer_size"] as? Int == 4)
             #expect((json?["labels"] as? [[String: Any]])?.count == 8)
-            #expect((json?["relocations"] as? [[String: Any]])?.first?["offset"] as? Int == layout.label("kallsyms_relative_base")?.offset)
+            #expect((json?["relocations"] as? [[String: Any]])?.first?["offset"] as? Int == layout.label(.relativeBase)?.offset)
             // Binary output needs a target and a file.
             let noArch = try runProcess(Self.kallsyms, ["gen", "--emit", "object", "-o", obj, map])
             #expect(noArch.status == 2)

@@ -21,10 +21,7 @@ import Testing
 
     /// Ours, in process, with the reference's messages for the errors it prints.
     static func ours(_ format: KallsymsFormat, _ flags: [String], map: [UInt8]) -> Outcome {
-        let options = GeneratorOptions(
-            format: format, allSymbols: flags.contains("--all-symbols"),
-            absolutePercpu: flags.contains("--absolute-percpu"), baseRelative: flags.contains("--base-relative"),
-            ltoClang: flags.contains("--lto-clang"))
+        let options = Self.options(format, flags)
         var warnings: [UInt8] = []
         do {
             let table = try KallsymsGenerator.generate(
@@ -40,6 +37,14 @@ import Testing
         } catch {
             return Outcome(status: 99, stdout: [], stderr: Array("\(error)".utf8))
         }
+    }
+
+    /// The options a kernel command line stands for.
+    static func options(_ format: KallsymsFormat, _ flags: [String]) -> GeneratorOptions {
+        GeneratorOptions(
+            format: format, allSymbols: flags.contains("--all-symbols"),
+            absolutePercpu: flags.contains("--absolute-percpu"), baseRelative: flags.contains("--base-relative"),
+            ltoClang: flags.contains("--lto-clang"), pcRelative: flags.contains("--pc-relative"))
     }
 
     /// Compares; on success also decodes our table and checks it against its own symbols.
@@ -105,10 +110,7 @@ import Testing
         let map = try FileIO.read(path)
         #expect(try Self.compare(format, flags, map: map, mapPath: path, label: "\(format) \(flags)"))
         // The table must also decode to exactly the symbols it was made from.
-        let options = GeneratorOptions(
-            format: format, allSymbols: flags.contains("--all-symbols"),
-            absolutePercpu: flags.contains("--absolute-percpu"), baseRelative: flags.contains("--base-relative"),
-            ltoClang: flags.contains("--lto-clang"))
+        let options = Self.options(format, flags)
         if let table = try? KallsymsGenerator.generate(mapBytes: map, options: options) {
             let decoded = try TableDecoder.decode(table)
             #expect(decoded == table.symbols)
@@ -121,11 +123,51 @@ import Testing
         }
     }
 
+    // MARK: Real maps in the formats after 6.12
+
+    /// Real maps whose addresses all lie in the kernel's range, as 6.15 and later need: Debian's
+    /// 6.12 amd64 System.map without its per-cpu block (addresses from 0), and the 6.1 arm64 and
+    /// i386 System.maps from their -dbg packages.
+    static func realMap(_ which: String) throws -> String {
+        switch which {
+        case "amd64-6.12-nopercpu": return try DebianData.systemMap612WithoutPercpu()
+        case "arm64-6.1": return try DebianData.kernel("6.1", "arm64", map: true).map!
+        case "i386-6.1": return try DebianData.kernel("6.1", "i386", map: true).map!
+        default: throw SupportError("no map \(which)")
+        }
+    }
+
+    static let newerConfigurations: [(String, KallsymsFormat, [String])] = [
+        ("amd64-6.12-nopercpu", .linux615, ["--all-symbols"]),
+        ("amd64-6.12-nopercpu", .linux615, []),
+        ("amd64-6.12-nopercpu", .linux70, ["--all-symbols", "--pc-relative"]),
+        ("amd64-6.12-nopercpu", .linux70, ["--pc-relative"]),
+        ("amd64-6.12-nopercpu", .linux70, ["--all-symbols"]),
+        ("arm64-6.1", .linux615, ["--all-symbols"]),
+        ("arm64-6.1", .linux70, ["--all-symbols", "--pc-relative"]),
+        ("i386-6.1", .linux615, ["--all-symbols"]),
+        ("i386-6.1", .linux70, ["--all-symbols"]),  // a 32-bit non-relocatable kernel: absolute values
+        ("i386-6.1", .linux70, ["--pc-relative"]),
+    ]
+
+    @Test(arguments: 0 ..< newerConfigurations.count)
+    func realMapsInNewerFormats(_ index: Int) throws {
+        let (which, format, flags) = Self.newerConfigurations[index]
+        let path = try Self.realMap(which)
+        let map = try FileIO.read(path)
+        #expect(try Self.compare(format, flags, map: map, mapPath: path, label: "\(which) \(format) \(flags)"))
+        let table = try KallsymsGenerator.generate(mapBytes: map, options: Self.options(format, flags))
+        #expect(table.numSyms > 50_000)
+        let decoded = try TableDecoder.decode(table)
+        #expect(decoded == table.symbols)
+        try TableDecoder.verifyIndexes(table, decoded: decoded)
+    }
+
     // MARK: Random maps
 
     /// Thousands of generated maps over both versions and random flags. `KALLSYMS_FUZZ_CASES`
     /// changes the count (default 1500 per version); failures print the seed to reproduce.
-    @Test(arguments: [KallsymsFormat.linux612, .linux61])
+    @Test(arguments: [KallsymsFormat.linux612, .linux61, .linux615, .linux70])
     func randomMaps(_ format: KallsymsFormat) throws {
         let cases = Int(ProcessInfo.processInfo.environment["KALLSYMS_FUZZ_CASES"] ?? "") ?? 1500
         let dir = try makeTemporaryDirectory()
@@ -136,7 +178,8 @@ import Testing
         var referenceFailed = 0
         var referenceWarned = 0
         for seed in 0 ..< cases {
-            var gen = RandomMap(seed: UInt64(seed) &* 0x9E37_79B9 &+ (format == .linux612 ? 1 : 2))
+            let salt: UInt64 = [.linux612: 1, .linux61: 2, .linux615: 3, .linux70: 4][format]!
+            var gen = RandomMap(seed: UInt64(seed) &* 0x9E37_79B9 &+ salt)
             let (map, flags) = gen.make(format: format)
             let path = "\(dir)/case-\(seed).map"
             try Data(map).write(to: URL(fileURLWithPath: path))
@@ -200,7 +243,7 @@ struct RandomMap {
             var n = Array("hi_".utf8)
             for _ in 0 ..< 1 + below(20) { n.append(UInt8(0x80 + below(0x80))) }
             return n
-        case 20 ..< 22 where format == .linux612:
+        case 20 ..< 22 where format != .linux61:
             return Array("with space \(below(9))".utf8)
         default:
             var n = [UInt8]()
@@ -220,11 +263,12 @@ struct RandomMap {
         var flags: [String] = []
         if chance(60) { flags.append("--all-symbols") }
         let percpu = chance(50)
-        if percpu || chance(20) { flags.append("--absolute-percpu") }
+        if format.flags.contains(.absolutePercpu) && (percpu || chance(20)) { flags.append("--absolute-percpu") }
         if format == .linux61 {
             if chance(60) { flags.append("--base-relative") }
             if chance(20) { flags.append("--lto-clang") }
         }
+        if format.flags.contains(.pcRelative) && chance(60) { flags.append("--pc-relative") }
         if chance(2) { return ([], flags) }
         var lines: [[UInt8]] = []
         let count = below(10) == 0 ? below(2000) : below(300)
@@ -234,6 +278,12 @@ struct RandomMap {
                 lines.append(Array(String(format: "%016llx d pcpu_%d", UInt64(i * 64), i).utf8))
             }
             lines.append(Array("0000000000001000 D __per_cpu_end".utf8))
+        }
+        // From 7.0, a symbol more than 2 GiB from _text: out of range with --pc-relative.
+        if format.era >= .v7_0 && chance(8) {
+            lines.append(Array([
+                "ffffffff01000000 T far_below", "0000000100000000 d far_above_zero", "ffffffff81000000 t _text",
+            ][below(3)].utf8))
         }
         var addr: UInt64 = 0xFFFF_FFFF_8100_0000
         let withMarkers = chance(80)

@@ -1,0 +1,60 @@
+import Foundation
+
+/// Every JSON document the project writes goes through here: Codable values, keys sorted, so the
+/// same value always gives the same bytes.
+///
+/// Symbol names are bytes, not text. In JSON a name is a string whose code points are its bytes
+/// (each byte 0x00–0xFF becomes U+0000–U+00FF, "Latin-1"), so any name round-trips exactly:
+/// `SymbolNameJSON.decode` maps the code points back. ASCII names read as themselves.
+public enum JSONOutput {
+    /// `value` as pretty-printed JSON with sorted keys and a final newline.
+    public static func data<T: Encodable>(_ value: T, pretty: Bool = true) -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding our own value types cannot fail: they hold only strings, numbers and arrays.
+        var d = try! e.encode(value)
+        d.append(0x0A)
+        return d
+    }
+
+    public static func string<T: Encodable>(_ value: T, pretty: Bool = true) -> String {
+        String(decoding: data(value, pretty: pretty), as: UTF8.self)
+    }
+}
+
+/// A symbol name in JSON: its bytes as the code points U+0000–U+00FF (see `JSONOutput`).
+public struct SymbolNameJSON: Codable, Hashable, Sendable {
+    public var bytes: [UInt8]
+    public init<C: Collection>(_ bytes: C) where C.Element == UInt8 { self.bytes = Array(bytes) }
+
+    public static func encode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        var s = String.UnicodeScalarView()
+        for b in bytes { s.append(Unicode.Scalar(b)) }
+        return String(s)
+    }
+
+    /// The bytes of a name written by `encode`, or nil when a code point is above U+00FF.
+    public static func decode(_ s: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(s.unicodeScalars.count)
+        for u in s.unicodeScalars {
+            guard u.value <= 0xFF else { return nil }
+            out.append(UInt8(u.value))
+        }
+        return out
+    }
+
+    public init(from decoder: Decoder) throws {
+        let s = try decoder.singleValueContainer().decode(String.self)
+        guard let b = Self.decode(s) else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "a symbol name has a code point above U+00FF"))
+        }
+        bytes = b
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(Self.encode(bytes))
+    }
+}
