@@ -199,6 +199,8 @@ public struct RelocationType: RawRepresentable, Hashable, Sendable {
     public enum RISCV {
         public static let r64 = RelocationType(rawValue: 2)
         public static let relative = RelocationType(rawValue: 3)
+        public static let add32 = RelocationType(rawValue: 35)
+        public static let sub32 = RelocationType(rawValue: 39)
         public static let pcrel32 = RelocationType(rawValue: 57)
     }
     public enum S390 {

@@ -23,6 +23,11 @@ public enum AssemblyWriter {
         }
     }
 
+    /// The arrays whose label gets `.size LABEL, . - LABEL` in `format`'s `.S` (7.3).
+    public static func sizedArrays(_ format: KallsymsFormat) -> Set<KallsymsArray> {
+        Dialect(format).sizes ? [.names, .markers, .tokenTable, .offsets] : []
+    }
+
     /// The whole `.S` in memory (tests, small tables). For 7.3, `bin` receives the `.bin` and
     /// `binName` is the name the `.incbin` lines use.
     public static func write(_ table: KallsymsTable, binName: String = "kallsyms.bin", bin: inout [UInt8]) -> [UInt8] {
@@ -97,6 +102,7 @@ public enum AssemblyWriter {
         /// `.size LABEL, . - LABEL` (7.3).
         func size(_ array: KallsymsArray) throws {
             guard dialect.sizes else { return }
+            assert(AssemblyWriter.sizedArrays(table.format).contains(array))
             try out.write(".size \(array.label), . - \(array.label)\n")
         }
 

@@ -31,17 +31,24 @@ extension Architecture {
         }
     }
 
-    /// The relocation for a 32-bit place-relative value (`.long _text - . + (N)`).
-    public var placeRelocation: RelocationType? {
+    /// How the assembler relocates a 32-bit place-relative value (`.long _text - . + (N)`): one
+    /// PC-relative relocation, or (RISC-V, where GNU as has no single one for data) `_text + N`
+    /// added and a local label at the place subtracted.
+    public var placeRelocation: PlaceRelocation? {
         switch self {
-        case .x86_64: RelocationType.X86_64.pc32
-        case .aarch64: RelocationType.AArch64.prel32
-        case .ppc64le, .ppc64: RelocationType.PPC64.rel32
-        case .riscv64: RelocationType.RISCV.pcrel32
-        case .i386: RelocationType.I386.pc32
-        case .arm: RelocationType.ARM.rel32
+        case .x86_64: .single(RelocationType.X86_64.pc32)
+        case .aarch64: .single(RelocationType.AArch64.prel32)
+        case .ppc64le, .ppc64: .single(RelocationType.PPC64.rel32)
+        case .riscv64: .pair(add: RelocationType.RISCV.add32, subtract: RelocationType.RISCV.sub32)
+        case .i386: .single(RelocationType.I386.pc32)
+        case .arm: .single(RelocationType.ARM.rel32)
         default: nil
         }
+    }
+
+    public enum PlaceRelocation: Sendable, Equatable {
+        case single(RelocationType)
+        case pair(add: RelocationType, subtract: RelocationType)
     }
 }
 
@@ -52,7 +59,10 @@ public struct BinaryLayout: Sendable, Equatable {
     public struct Label: Sendable, Equatable {
         public var array: KallsymsArray
         public var offset: Int
+        /// To the end of the array's room (its data plus any reserved padding).
         public var size: Int
+        /// The data alone: what `.size LABEL, . - LABEL` states in 7.3's `.S`.
+        public var dataSize: Int
         public var name: String { array.label }
     }
 
@@ -72,6 +82,8 @@ public struct BinaryLayout: Sendable, Equatable {
     public var pointerSize: Int
     public var byteOrder: ByteOrder
     public var format: TableFormat
+    /// The generator version the table was made for (its `.S` dialect).
+    public var generator: KallsymsFormat
     public var bytes: [UInt8]
     public var labels: [Label]
     public var relocations: [Relocation]
@@ -88,6 +100,7 @@ public struct BinaryLayout: Sendable, Equatable {
         self.pointerSize = pointerSize
         self.byteOrder = byteOrder
         self.format = format
+        self.generator = table.format
         let align = format.labelAlignment.bytes(pointerSize: pointerSize)
         var w = ByteWriter(order: byteOrder)
         var labels: [Label] = []
@@ -96,10 +109,11 @@ public struct BinaryLayout: Sendable, Equatable {
             w.align(align)
             let start = w.count
             Self.encode(array, of: table, pointerSize: pointerSize, into: &w, relocations: &relocations)
+            let dataSize = w.count - start
             // A reserved array keeps its room whatever it holds now, so every later label stays
             // where it is.
             if let room = reservation?.room[array], w.count - start < room { w.zeros(room - (w.count - start)) }
-            labels.append(Label(array: array, offset: start, size: w.count - start))
+            labels.append(Label(array: array, offset: start, size: w.count - start, dataSize: dataSize))
         }
         // Slack: room after the data, so the section's size is the reserved one.
         if let total = reservation?.sectionSize, w.count < total { w.zeros(total - w.count) }
@@ -241,15 +255,31 @@ public enum ObjectEmitter {
             // Marks the object as not needing an executable stack, as kernel builds assemble with.
             .init(name: ".note.GNU-stack", flags: [], alignment: 1, data: []),
         ]
+        let sized = AssemblyWriter.sizedArrays(layout.generator)
         for l in layout.labels {
-            w.symbols.append(.init(name: l.name, section: 0, value: UInt64(l.offset)))
+            let size = sized.contains(l.array) ? UInt64(l.dataSize) : 0
+            w.symbols.append(.init(name: l.name, section: 0, value: UInt64(l.offset), size: size))
         }
+        // `_text` exists only where something refers to it (7.0's absolute form has nothing).
+        guard !layout.relocations.isEmpty else { return w.write() }
         let text = w.symbols.count
         w.symbols.append(.init(name: "_text", section: nil, value: 0))
         for r in layout.relocations {
-            let type = r.kind == .pointer ? arch.pointerRelocation : arch.placeRelocation
-            w.relocations.append(
-                .init(section: 0, offset: UInt64(r.offset), symbol: text, type: type!, addend: r.addend))
+            let offset = UInt64(r.offset)
+            switch (r.kind, arch.placeRelocation) {
+            case (.pointer, _):
+                w.relocations.append(.init(section: 0, offset: offset, symbol: text, type: arch.pointerRelocation!, addend: r.addend))
+            case (.placeRelative32, .single(let type)?):
+                w.relocations.append(.init(section: 0, offset: offset, symbol: text, type: type, addend: r.addend))
+            case (.placeRelative32, .pair(let add, let subtract)?):
+                // GNU as names the label it makes for `.` ".L0 ".
+                let place = w.symbols.count
+                w.symbols.append(.init(name: ".L0 ", section: 0, value: offset, binding: .local))
+                w.relocations.append(.init(section: 0, offset: offset, symbol: text, type: add, addend: r.addend))
+                w.relocations.append(.init(section: 0, offset: offset, symbol: place, type: subtract, addend: 0))
+            case (.placeRelative32, nil):
+                preconditionFailure("\(arch) has no place-relative relocation")
+            }
         }
         return w.write()
     }
