@@ -7,9 +7,10 @@
 #
 # Run it after `make scripts` (or any build step that built the host tools): Kbuild only rebuilds
 # scripts/kallsyms when its source or command line changes, so the wrapper then stays in place.
-# The format follows the tree's version: 6.12 and later use linux-6.12, 6.1 to 6.11 linux-6.1
-# (their output is the 6.1 layout only for 6.1.y; the script refuses versions whose layout we do
-# not reproduce, 6.2 to 6.11, unless KALLSYMS_FORMAT is set).
+# The format follows the tree's version: 6.1.y linux-6.1; 6.2 to 6.14 linux-6.12; 6.15 to 6.19
+# linux-6.15; 7.0 to 7.2 linux-7.0; 7.3 and later linux-7.3 (the two-file form `kallsyms [flags]
+# [--sysmap=FILE] vmlinux out.bin > out.S`, and `kallsyms --sysmap=FILE vmlinux`). Older trees are
+# refused unless KALLSYMS_FORMAT is set. The wrapper passes the kernel's own arguments through.
 set -euo pipefail
 tree=${1:?usage: $0 KERNEL_TREE [KALLSYMS_BINARY]}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,11 +22,17 @@ mk="$tree/Makefile"
 version=$(awk '/^VERSION =/{v=$3} /^PATCHLEVEL =/{p=$3} END{print v"."p}' "$mk")
 format=${KALLSYMS_FORMAT:-}
 if [ -z "$format" ]; then
-    case "$version" in
-        6.1) format=linux-6.1 ;;
-        6.1[2-9]|6.[2-9][0-9]|[7-9].*) format=linux-6.12 ;;
-        *) echo "install-dropin: Linux $version: no matching format (set KALLSYMS_FORMAT)" >&2; exit 2 ;;
+    major=${version%%.*} minor=${version#*.}
+    case "$major.$minor" in
+        *[!0-9.]*|.*|*.) echo "install-dropin: cannot read the version from $mk" >&2; exit 2 ;;
     esac
+    if [ "$major" -eq 6 ] && [ "$minor" -eq 1 ]; then format=linux-6.1
+    elif [ "$major" -eq 6 ] && [ "$minor" -ge 2 ] && [ "$minor" -le 14 ]; then format=linux-6.12
+    elif [ "$major" -eq 6 ] && [ "$minor" -ge 15 ]; then format=linux-6.15
+    elif [ "$major" -eq 7 ] && [ "$minor" -le 2 ]; then format=linux-7.0
+    elif [ "$major" -ge 8 ] || { [ "$major" -eq 7 ] && [ "$minor" -ge 3 ]; }; then format=linux-7.3
+    else echo "install-dropin: Linux $version: no matching format (set KALLSYMS_FORMAT)" >&2; exit 2
+    fi
 fi
 target="$tree/scripts/kallsyms"
 tmp="$target.dropin.$$"

@@ -155,23 +155,65 @@ final class ReadBox: @unchecked Sendable {
 
     /// The drop-in wrapper behaves like the kernel's binary where link-vmlinux.sh looks: stdout
     /// and exit status (1 on failure).
-    @Test func dropInWrapperMatchesTheKernelsBinary() throws {
-        try withMap { dir, map in
+    /// The kernel versions the installer maps to each format, and the flags each takes.
+    static let dropInVersions: [(version: (Int, Int), format: KallsymsFormat, flags: [String], failing: [String])] = [
+        ((6, 1), .linux61, ["--all-symbols", "--absolute-percpu", "--base-relative"], ["--all-symbols", "--base-relative"]),
+        ((6, 12), .linux612, ["--all-symbols", "--absolute-percpu"], ["--all-symbols"]),
+        ((6, 17), .linux615, ["--all-symbols"], ["--absolute-percpu"]),
+        ((7, 1), .linux70, ["--all-symbols", "--pc-relative"], ["--no-such-option"]),
+        ((7, 3), .linux73, ["--all-symbols", "--pc-relative"], ["--no-such-option"]),
+    ]
+
+    /// The installed wrapper against the reference binary of the version the tree says: same
+    /// output, same success or failure (and for 7.3 the same .bin and System.map).
+    @Test(arguments: 0 ..< dropInVersions.count)
+    func dropInWrapperMatchesTheKernelsBinary(_ index: Int) throws {
+        let (version, format, flags, failingFlags) = Self.dropInVersions[index]
+        // 6.15 and later have no absolute per-cpu encoding: the sample without its per-cpu block.
+        let text = format.era >= .v6_15 ? Self.sample.split(separator: "\n").filter { !$0.hasPrefix("0") }.joined(separator: "\n") + "\n" : Self.sample
+        try withMap(text) { dir, map in
             let tree = dir + "/linux"
             try FileManager.default.createDirectory(atPath: tree + "/scripts", withIntermediateDirectories: true)
-            try Data("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 0\n".utf8).write(to: URL(fileURLWithPath: tree + "/Makefile"))
+            try Data("VERSION = \(version.0)\nPATCHLEVEL = \(version.1)\nSUBLEVEL = 0\n".utf8).write(
+                to: URL(fileURLWithPath: tree + "/Makefile"))
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent("scripts/install-dropin.sh").path
             let install = try runProcess("/bin/bash", [script, tree, Self.kallsyms])
             #expect(install.status == 0, "\(String(decoding: install.stderr, as: UTF8.self))")
-            let wrapped = try runProcess(tree + "/scripts/kallsyms", ["--all-symbols", "--absolute-percpu", map])
-            let ref = try runProcess(ReferenceTool.path(.linux612), ["--all-symbols", "--absolute-percpu", map])
+            #expect(String(decoding: install.stdout, as: UTF8.self).contains("--format \(format.rawValue)"))
+            let reference = try ReferenceTool.path(format)
+            var input = map
+            if format.readsELF {
+                // 7.3 reads a linked ELF: a small program with text, data and weak symbols.
+                try Data("int counter; static int hidden(void) { return 1; }\nint __attribute__((weak)) w(void) { return hidden(); }\nint f(void) { return counter + w(); }\n".utf8)
+                    .write(to: URL(fileURLWithPath: dir + "/t.c"))
+                let cc = try runProcess("/usr/bin/gcc", ["-static", "-nostdlib", "-e", "f", "-o", dir + "/t", dir + "/t.c"])
+                #expect(cc.status == 0)
+                input = dir + "/t"
+            }
+            func run(_ tool: String, _ args: [String], tag: String) throws -> (status: Int32, stdout: [UInt8], files: [[UInt8]]) {
+                var a = args
+                var files: [String] = []
+                if format.readsELF {
+                    files = [dir + "/\(tag).bin", dir + "/\(tag).map"]
+                    a = ["--sysmap=" + files[1]] + a + [files[0]]
+                }
+                let r = try runProcess(tool, a)
+                return (r.status, r.stdout, try files.map { (try? FileIO.read($0)) ?? [] })
+            }
+            let wrapped = try run(tree + "/scripts/kallsyms", flags + [input], tag: "ours")
+            let ref = try run(reference, flags + [input], tag: "ref")
+            #expect(ref.status == 0)
             #expect(wrapped.status == 0)
-            #expect(wrapped.stdout == ref.stdout)
-            let failing = try runProcess(tree + "/scripts/kallsyms", ["--all-symbols", map])
-            let refFailing = try runProcess(ReferenceTool.path(.linux612), ["--all-symbols", map])
+            // The .S names its .bin: compare with the names made equal.
+            let renamed = String(decoding: wrapped.stdout, as: UTF8.self).replacingOccurrences(of: "/ours.bin", with: "/ref.bin")
+            #expect(renamed == String(decoding: ref.stdout, as: UTF8.self))
+            #expect(wrapped.files == ref.files)
+            let failing = try run(tree + "/scripts/kallsyms", failingFlags + [input], tag: "ours-failing")
+            let refFailing = try run(reference, failingFlags + [input], tag: "ref-failing")
             #expect(refFailing.status == 1)
             #expect(failing.status == 1)
         }
     }
+
 }
