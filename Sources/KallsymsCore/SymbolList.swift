@@ -16,6 +16,14 @@ public struct SymbolList: Sendable {
     public init() {}
 
     public var count: Int { addresses.count }
+
+    /// The same symbols at other addresses (one per symbol).
+    public func withAddresses(_ new: [UInt64]) -> SymbolList {
+        precondition(new.count == count)
+        var copy = self
+        copy.addresses = new
+        return copy
+    }
     public var isEmpty: Bool { addresses.isEmpty }
 
     public mutating func reserveCapacity(symbols: Int, bytes byteCount: Int) {

@@ -157,9 +157,15 @@ import Testing
         let map = try FileIO.read(path)
         #expect(try Self.compare(format, flags, map: map, mapPath: path, label: "\(which) \(format) \(flags)"))
         let table = try KallsymsGenerator.generate(mapBytes: map, options: Self.options(format, flags))
-        #expect(table.numSyms > 50_000)
+        #expect(table.numSyms > 10_000)
         let decoded = try TableDecoder.decode(table)
-        #expect(decoded == table.symbols)
+        var expected = table.symbols
+        if table.tableFormat.addressing == .absolute32 {
+            // The absolute form keeps the low 32 bits (all of a 32-bit kernel's address).
+            expected = expected.withAddresses(expected.addresses.map { $0 & 0xFFFF_FFFF })
+        }
+        // (A Bool, so a failure does not print two 100,000-entry lists.)
+        #expect(Bool(decoded == expected), "\(which) \(format) \(flags): decoded table differs from its symbols")
         try TableDecoder.verifyIndexes(table, decoded: decoded)
     }
 
