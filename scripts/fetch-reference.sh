@@ -51,7 +51,7 @@ build() { # 6.12 | 6.1
         rm -rf "$src"
         mv "$tmp" "$src"
     fi
-    # Kbuild's host flags (spec §1); 6.12 needs scripts/include for xalloc.h.
+    # Kbuild's host flags (as the kernel's Makefile sets them); 6.12 needs scripts/include for xalloc.h.
     local inc=()
     [ -d "$src/scripts/include" ] && inc=(-I "$src/scripts/include")
     gcc -O2 -Wall -Wmissing-prototypes -Wstrict-prototypes -fomit-frame-pointer -std=gnu11 \

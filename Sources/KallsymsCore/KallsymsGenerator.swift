@@ -1,3 +1,12 @@
+import Dispatch
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Builds a kallsyms table from a symbol map, as `scripts/kallsyms` of the chosen version does:
 /// read → shrink → absolute per-cpu → sort → relative base → compress → offsets → name order.
 public enum KallsymsGenerator {
@@ -300,13 +309,3 @@ public struct PhaseClock {
         last = t
     }
 }
-
-import Dispatch
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif

@@ -1,6 +1,14 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The kernel generator's symbol rules: which map lines become table entries, the text and
 /// per-cpu ranges, the validity filter, the absolute per-cpu rewrite and the address sort.
-/// Each rule follows `scripts/kallsyms` of the chosen version (see the reference spec §3, §5).
+/// Each rule follows `scripts/kallsyms` of the chosen version (docs/table-format.md, "The generator's rules").
 public struct KernelRules {
     public static let ksymNameLen = 512
 
@@ -262,11 +270,3 @@ struct NameMatcher {
         return findBytes(name.baseAddress!, name.count, UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)) != nil
     }
 }
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Reads symbol maps (`nm -n` output, System.map) exactly as each kernel version's
 /// `scripts/kallsyms` reads them. The two versions differ on malformed input, and a drop-in must
 /// accept and reject the same files, so each version's rules are kept apart.
@@ -209,11 +217,3 @@ func findBytes(_ p: UnsafePointer<UInt8>, _ count: Int, _ needle: UnsafeBufferPo
     }
     return nil
 }
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif

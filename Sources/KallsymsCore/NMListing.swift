@@ -1,4 +1,7 @@
 import ELFKit
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The symbols `nm -n FILE` prints for an ELF file: the same entries, type letters and order as
 /// GNU nm (binutils 2.40), so the link driver needs no `nm` process and sees exactly what the
@@ -296,9 +299,6 @@ struct RawSymbols {
     func name(_ i: Int) throws -> ArraySlice<UInt8> { strings[try nameRange(i)] }
 }
 
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// Reading `nm -n` listings from files, with errors that name the file.
 public enum ELFSymbolSource {

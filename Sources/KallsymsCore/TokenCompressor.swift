@@ -1,4 +1,9 @@
-/// The kernel's greedy token compression (reference spec §6), producing the same token table and
+import Dispatch
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The kernel's greedy token compression (docs/table-format.md, "Compressing"), producing the same token table and
 /// compressed names as `scripts/kallsyms` of every version since 2.6.10.
 ///
 /// The reference rescans every symbol for each of ~192 tokens. Here all working strings live in
@@ -417,9 +422,3 @@ public enum TokenCompressor {
         return limit
     }
 }
-
-import Dispatch
-
-#if canImport(Glibc)
-    import Glibc
-#endif

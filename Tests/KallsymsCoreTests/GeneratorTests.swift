@@ -3,7 +3,7 @@ import Testing
 
 @testable import KallsymsCore
 
-/// Behaviour of the generator's parts, each pinned to a rule of the reference spec. The
+/// Behaviour of the generator's parts, each pinned to a rule of docs/table-format.md. The
 /// differential tests prove the same against the kernel's binary; these say which rule broke.
 @Suite struct GeneratorTests {
     func map(_ lines: [String]) -> [UInt8] { Array(lines.joined(separator: "\n").utf8) + [0x0A] }
@@ -16,7 +16,7 @@ import Testing
 
     func names(_ t: KallsymsTable) -> [String] { (0 ..< t.numSyms).map { t.symbols.nameString($0) } }
 
-    // MARK: Compression (spec §6)
+    // MARK: Compression (docs/table-format.md, "Compressing")
 
     @Test func oneSymbolCompressesToOneToken() throws {
         let t = try table(["ffffffff81000000 T foo"])
@@ -86,7 +86,7 @@ import Testing
         #expect(t.seqsOfNames == [1, 0, 2])
     }
 
-    // MARK: Parsing (spec §3.1, §3.2)
+    // MARK: Parsing (docs/table-format.md, "Reading")
 
     @Test func strictParsingFollowsStrtoull() throws {
         let bytes = map([
@@ -133,7 +133,7 @@ import Testing
         #expect(warnings == [Array("Read error or end of file.\n".utf8)])
     }
 
-    // MARK: Filters and ranges (spec §3.3, §3.4)
+    // MARK: Filters and ranges (docs/table-format.md, "Reading", "shrink_table")
 
     @Test func ignoreRulesDifferByVersion() throws {
         let lines = [
@@ -168,7 +168,7 @@ import Testing
         #expect(names(t61) == ["_stext", "in_text", "_etext", "_sinittext", "init_fn", "_einittext"])
     }
 
-    // MARK: Sort order (spec §5)
+    // MARK: Sort order (docs/table-format.md, "sort_symbols")
 
     @Test func equalAddressesSortWeakThenLinkerScriptThenUnderscoresThenInput() throws {
         let lines = [
@@ -181,7 +181,7 @@ import Testing
             names(t) == ["plain", "vee", "later", "_one", "__two", "__start_sec", "__foo_end", "weak_one"])
     }
 
-    // MARK: Addresses (spec §3.5, §3.6, §7.1)
+    // MARK: Addresses (docs/table-format.md, "Addresses")
 
     @Test func absolutePercpuOffsets() throws {
         let lines = [
@@ -227,7 +227,7 @@ import Testing
         #expect(text.contains("kallsyms_addresses:\n\tPTR\t0\n\tPTR\t0x40\n\tPTR\t0x1000\n\tPTR\t_text + 0\n"))
     }
 
-    // MARK: Name order (spec §7.1 seqs)
+    // MARK: Name order (docs/table-format.md, "Compressing")
 
     @Test func seqsSortByNameThenAddressThenIndex() throws {
         let lines = ["10 T b", "20 T a", "30 T b", "30 t b", "40 T \u{e9}", "50 T B"]
