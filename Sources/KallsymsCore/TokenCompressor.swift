@@ -36,43 +36,131 @@ public enum TokenCompressor {
         // before it leave room for its length prefix. Padding lets the vector loads run past the
         // last byte without a bounds test.
         let capacity = total + 2 * n + 2 + 64
-        var slotPair = [(UInt8, UInt8)?](repeating: nil, count: 256)
-        var used = [Bool](repeating: false, count: 256)
+        var tokens = Tokens()
         var markers: [UInt32] = []
-        markers.reserveCapacity((n + 255) / 256)
         var failure: KallsymsError?
         let names = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
-            let arena = buffer.baseAddress!
-            arena.initialize(repeating: 0, count: capacity)
+            let arena = Arena(buffer.baseAddress!, capacity: capacity, symbols: symbols)
+            defer { arena.release() }
+            arena.countPairs(into: &tokens)
+            arena.assignTokens(&tokens, partitions: partitionCount(requested, symbols: n))
+            do throws(KallsymsError) {
+                (count, markers) = try arena.layOutNames()
+            } catch {
+                failure = error
+                count = 0
+            }
+            releasePages(arena.bytes + count, capacity - count)
+        }
+        if let failure { throw failure }
+        let (tokenTable, tokenIndex) = tokens.table()
+        return Result(names: names, markers: markers, tokenTable: tokenTable, tokenIndex: tokenIndex)
+    }
+
+    /// One partition per core (at most 4) for large tables, one for small ones.
+    /// KALLSYMS_THREADS caps the threads (for measurements, or a shared build machine).
+    static func partitionCount(_ requested: Int?, symbols n: Int) -> Int {
+        var cores = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        if let env = getenv("KALLSYMS_THREADS"), let cap = Int(String(cString: env)), cap >= 1 { cores = min(cores, cap) }
+        return max(1, min(requested ?? (n >= 20_000 ? cores : 1), max(n, 1)))
+    }
+
+    /// What each of the 256 byte values stands for: itself (used by some name), a pair of
+    /// other values (assigned a token), or nothing.
+    struct Tokens {
+        var pair = [(UInt8, UInt8)?](repeating: nil, count: 256)
+        var used = [Bool](repeating: false, count: 256)
+
+        /// `kallsyms_token_table` and `kallsyms_token_index`: each value's full expansion and
+        /// its offset.
+        func table() -> (table: [UInt8], index: [UInt16]) {
+            var expansion = [[UInt8]?](repeating: nil, count: 256)
+            func expand(_ c: Int) -> [UInt8] {
+                if let e = expansion[c] { return e }
+                var e: [UInt8] = []
+                if let (a, b) = pair[c] {
+                    e = expand(Int(a)) + expand(Int(b))
+                } else if used[c] {
+                    e = [UInt8(c)]
+                }
+                expansion[c] = e
+                return e
+            }
+            var tokenTable: [UInt8] = []
+            var tokenIndex: [UInt16] = []
+            tokenIndex.reserveCapacity(256)
+            for c in 0 ..< 256 {
+                // `.short %d` of the running offset: the kernel's value, truncated as the assembler would.
+                tokenIndex.append(UInt16(truncatingIfNeeded: tokenTable.count))
+                // The kernel prints each token with `%s` and advances by `strlen + 1`: a token that
+                // holds a NUL byte (a symbol whose type byte is NUL) ends there.
+                let e = expand(c)
+                tokenTable += e.firstIndex(of: 0).map { e[..<$0] } ?? e[...]
+                tokenTable.append(0)
+            }
+            return (tokenTable, tokenIndex)
+        }
+    }
+
+    /// The working strings in one flat buffer, with the exact pair counts.
+    struct Arena {
+        let bytes: UnsafeMutablePointer<UInt8>
+        let n: Int
+        let slots: UnsafeMutablePointer<Int32>
+        let lens: UnsafeMutablePointer<Int32>
+        let counts: UnsafeMutablePointer<Int32>
+        /// The end of the last slot.
+        let end: Int
+
+        /// Copies every symbol's `type || name` into its slot.
+        init(_ bytes: UnsafeMutablePointer<UInt8>, capacity: Int, symbols: SymbolList) {
+            self.bytes = bytes
+            let n = symbols.count
+            self.n = n
+            bytes.initialize(repeating: 0, count: capacity)
             let slots = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)
             let lens = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
-            let counts = UnsafeMutablePointer<Int32>.allocate(capacity: 65536)
-            defer {
-                slots.deallocate()
-                lens.deallocate()
-                counts.deallocate()
-            }
-            var total2 = 0
+            counts = .allocate(capacity: 65536)
+            var o = 2
             symbols.bytes.withUnsafeBufferPointer { src in
-                var o = 2
                 for i in 0 ..< n {
                     let r = symbols.range(i)
                     slots[i] = Int32(o)
                     lens[i] = Int32(r.count)
-                    (arena + o).update(from: src.baseAddress! + r.lowerBound, count: r.count)
+                    (bytes + o).update(from: src.baseAddress! + r.lowerBound, count: r.count)
                     o += r.count + 2
                 }
-                slots[n] = Int32(o)
-                total2 = o
             }
-            // Split into partitions of about equal bytes, one per core (small tables: one).
-            // KALLSYMS_THREADS caps the threads (for measurements, or a shared build machine).
-            var cores = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-            if let env = getenv("KALLSYMS_THREADS"), let cap = Int(String(cString: env)), cap >= 1 { cores = min(cores, cap) }
-            let partitions = max(1, min(requested ?? (n >= 20_000 ? cores : 1), max(n, 1)))
+            slots[n] = Int32(o)
+            self.slots = slots
+            self.lens = lens
+            end = o
+        }
+
+        func release() {
+            slots.deallocate()
+            lens.deallocate()
+            counts.deallocate()
+        }
+
+        /// The initial pair counts, and which byte values the names use.
+        func countPairs(into tokens: inout Tokens) {
+            counts.initialize(repeating: 0, count: 65536)
+            tokens.used.withUnsafeMutableBufferPointer { used in
+                for s in 0 ..< n {
+                    let from = Int(slots[s])
+                    let len = Int(lens[s])
+                    for k in 0 ..< len { used[Int(bytes[from + k])] = true }
+                    learn(bytes, from, from + len, counts, 1)
+                }
+            }
+        }
+
+        /// Partitions of about equal bytes, as symbol index bounds.
+        func bounds(_ partitions: Int) -> [Int] {
             var bounds = [0]
             for k in 1 ..< partitions {
-                let target = total2 * k / partitions
+                let target = end * k / partitions
                 var lo = bounds.last!
                 var hi = n
                 while lo < hi {
@@ -82,36 +170,34 @@ public enum TokenCompressor {
                 bounds.append(lo)
             }
             bounds.append(n)
+            return bounds
+        }
+
+        /// The greedy loop: each free byte value, from 255 down, takes the most frequent pair
+        /// (lowest pair index on ties), and every string holding the pair is rewritten.
+        func assignTokens(_ tokens: inout Tokens, partitions: Int) {
+            let bounds = bounds(partitions)
             var parts = (0 ..< partitions).map { k in
                 Work(
-                    arena: arena, slots: slots, lens: lens, first: bounds[k], limit: bounds[k + 1],
+                    arena: bytes, slots: slots, lens: lens, first: bounds[k], limit: bounds[k + 1],
                     end: Int(slots[bounds[k + 1]]) - 2, sharedCounts: partitions == 1 ? counts : nil)
             }
             defer { parts.forEach { $0.release() } }
-
-            counts.initialize(repeating: 0, count: 65536)
-            used.withUnsafeMutableBufferPointer { used in
-                for s in 0 ..< n {
-                    let from = Int(slots[s])
-                    let len = Int(lens[s])
-                    for k in 0 ..< len { used[Int(arena[from + k])] = true }
-                    learn(arena, from, from + len, counts, 1)
-                }
-            }
             parts.withUnsafeMutableBufferPointer { partsBuffer in
                 let shared = SharedParts(partsBuffer)
-                for slot in stride(from: 255, through: 0, by: -1) where !used[slot] {
+                for slot in stride(from: 255, through: 0, by: -1) where !tokens.used[slot] {
                     let (best, bestCount) = firstMaximum(counts)
                     if bestCount <= 0 { break }
                     let a = UInt8(truncatingIfNeeded: best)
                     let b = UInt8(truncatingIfNeeded: best >> 8)
-                    slotPair[slot] = (a, b)
+                    tokens.pair[slot] = (a, b)
                     let t = UInt8(slot)
                     if partitions == 1 {
                         shared.step(0, a, b, t)
                     } else {
                         DispatchQueue.concurrentPerform(iterations: partitions) { k in shared.step(k, a, b, t) }
                     }
+                    // Each partition counted its own changes; fold them into the shared counts.
                     for k in 0 ..< partitions where partsBuffer[k].ownsDelta {
                         for p in partsBuffer[k].touched {
                             counts[Int(p)] &+= partsBuffer[k].delta[Int(p)]
@@ -121,65 +207,34 @@ public enum TokenCompressor {
                     }
                 }
             }
-            // Lay the strings out as `kallsyms_names`: each length prefix goes into the room
-            // before its string, which only ever moves down.
+        }
+
+        /// Lays the strings out as `kallsyms_names` in place: each length prefix goes into the
+        /// room before its string, which only ever moves down. Returns the size and the markers.
+        func layOutNames() throws(KallsymsError) -> (count: Int, markers: [UInt32]) {
+            var markers: [UInt32] = []
+            markers.reserveCapacity((n + 255) / 256)
             var out = 0
             for s in 0 ..< n {
                 if s & 0xFF == 0 { markers.append(UInt32(truncatingIfNeeded: out)) }
                 let len = Int(lens[s])
-                if len == 0 {
-                    failure = KallsymsError(.malformed, "kallsyms failure: unexpected zero symbol length")
-                    break
+                if len == 0 { throw KallsymsError(.malformed, "kallsyms failure: unexpected zero symbol length") }
+                if len > NameLengthPrefix.uleb128.maxLength {
+                    throw KallsymsError(.malformed, "kallsyms failure: unexpected huge symbol length")
                 }
-                if len > 0x3FFF {
-                    failure = KallsymsError(.malformed, "kallsyms failure: unexpected huge symbol length")
-                    break
+                let (first, second) = NameLengthPrefix.uleb128.encode(len)
+                bytes[out] = first
+                out += 1
+                if let second {
+                    bytes[out] = second
+                    out += 1
                 }
                 let from = Int(slots[s])
-                if len <= 0x7F {
-                    arena[out] = UInt8(len)
-                    out += 1
-                } else {
-                    arena[out] = UInt8(len & 0x7F) | 0x80
-                    arena[out + 1] = UInt8((len >> 7) & 0x7F)
-                    out += 2
-                }
-                if from != out { memmove(arena + out, arena + from, len) }
+                if from != out { memmove(bytes + out, bytes + from, len) }
                 out += len
             }
-            count = out
-            releasePages(arena + out, capacity - out)
+            return (out, markers)
         }
-        if let failure { throw failure }
-
-        // Token table: each slot's full expansion, and its offset.
-        var expansion = [[UInt8]](repeating: [], count: 256)
-        var expanded = [Bool](repeating: false, count: 256)
-        func expand(_ c: Int) -> [UInt8] {
-            if expanded[c] { return expansion[c] }
-            var e: [UInt8] = []
-            if let (a, b) = slotPair[c] {
-                e = expand(Int(a)) + expand(Int(b))
-            } else if used[c] {
-                e = [UInt8(c)]
-            }
-            expansion[c] = e
-            expanded[c] = true
-            return e
-        }
-        var tokenTable: [UInt8] = []
-        var tokenIndex: [UInt16] = []
-        tokenIndex.reserveCapacity(256)
-        for c in 0 ..< 256 {
-            // `.short %d` of the running offset: the kernel's value, truncated as the assembler would.
-            tokenIndex.append(UInt16(truncatingIfNeeded: tokenTable.count))
-            // The kernel prints each token with `%s` and advances by `strlen + 1`: a token that
-            // holds a NUL byte (a symbol whose type byte is NUL) ends there.
-            let e = expand(c)
-            tokenTable += e.firstIndex(of: 0).map { e[..<$0] } ?? e[...]
-            tokenTable.append(0)
-        }
-        return Result(names: names, markers: markers, tokenTable: tokenTable, tokenIndex: tokenIndex)
     }
 
     /// Gives the whole pages inside `p ..< p + count` back to the system (they read as zero
