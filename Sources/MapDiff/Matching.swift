@@ -132,8 +132,19 @@ struct Matching {
         _ na: NameView, _ nA: Int, _ nb: NameView, _ nB: Int, _ bOfA: UnsafeMutablePointer<Int32>,
         _ aOfB: UnsafeMutablePointer<Int32>
     ) -> Int {
-        // 1. The common prefix. Within it every name's occurrences pair up in order, which is
-        // exactly the k-th-with-k-th rule.
+        let j = commonPrefix(na, nA, nb, nB, bOfA, aOfB)
+        // One side is exhausted: all of it is matched, and the rest of the other side has nothing left to match.
+        if j == nA || j == nB { return j }
+        let index = NameIndex(na, nA)
+        return j + index.matchRest(of: nb, from: j, count: nB, prefix: j, bOfA, aOfB)
+    }
+
+    /// The common prefix: within it every name's occurrences pair up in order, which is exactly
+    /// the k-th-with-k-th rule. Returns its length.
+    static func commonPrefix(
+        _ na: NameView, _ nA: Int, _ nb: NameView, _ nB: Int, _ bOfA: UnsafeMutablePointer<Int32>,
+        _ aOfB: UnsafeMutablePointer<Int32>
+    ) -> Int {
         var j = 0
         let common = min(nA, nB)
         while j < common && na.sameName(j, nb, j) {
@@ -141,83 +152,125 @@ struct Matching {
             aOfB[j] = Int32(j)
             j += 1
         }
-        // One side is exhausted: all of it is matched, and the rest of the other side has nothing left to match.
-        if j == nA || j == nB { return j }
+        return j
+    }
+}
 
-        // 2. A's distinct names: id → hash, a rank holding the name, its number of occurrences.
+/// A's distinct names in an open-addressing hash table: for each name (an id) its hash, a rank
+/// holding it, its number of occurrences and, in address order, the ranks that hold it.
+final class NameIndex {
+    let na: NameView
+    let nA: Int
+    let mask: Int
+    let slots: UnsafeMutablePointer<Int32>
+    let idHash: UnsafeMutablePointer<UInt64>
+    let idRank: UnsafeMutablePointer<Int32>
+    let idCount: UnsafeMutablePointer<Int32>
+    let idOfRank: UnsafeMutablePointer<Int32>
+    /// Which occurrence of its name each rank is (0 for the first).
+    let occurrence: UnsafeMutablePointer<Int32>
+    /// Name id's ranks are `ranksOfName[first[id] ..< first[id] + idCount[id]]`.
+    var first: UnsafeMutablePointer<Int32>
+    let ranksOfName: UnsafeMutablePointer<Int32>
+    var distinct = 0
+
+    init(_ na: NameView, _ nA: Int) {
+        self.na = na
+        self.nA = nA
         var capacity = 16
         while capacity < 2 * nA { capacity <<= 1 }
-        let mask = capacity - 1
-        let slots = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
+        mask = capacity - 1
+        slots = .allocate(capacity: capacity)
         slots.initialize(repeating: -1, count: capacity)
-        let idHash = UnsafeMutablePointer<UInt64>.allocate(capacity: nA)
-        let idRank = UnsafeMutablePointer<Int32>.allocate(capacity: nA)
-        let idCount = UnsafeMutablePointer<Int32>.allocate(capacity: nA)
-        let idOfRank = UnsafeMutablePointer<Int32>.allocate(capacity: nA)
-        let occurrence = UnsafeMutablePointer<Int32>.allocate(capacity: nA)
-        defer {
-            slots.deallocate()
-            idHash.deallocate()
-            idRank.deallocate()
-            idCount.deallocate()
-            idOfRank.deallocate()
-            occurrence.deallocate()
-        }
-        var distinct = 0
+        idHash = .allocate(capacity: nA)
+        idRank = .allocate(capacity: nA)
+        idCount = .allocate(capacity: nA)
+        idOfRank = .allocate(capacity: nA)
+        occurrence = .allocate(capacity: nA)
+        ranksOfName = .allocate(capacity: nA)
+        first = .allocate(capacity: 1)
         for r in 0 ..< nA {
             let (p, length) = na.name(r)
-            let h = hashBytes(p, length)
-            var slot = Int(truncatingIfNeeded: h) & mask
-            var id: Int
-            while true {
-                let s = Int(slots[slot])
-                if s < 0 {
-                    id = distinct
-                    distinct += 1
-                    slots[slot] = Int32(id)
-                    idHash[id] = h
-                    idRank[id] = Int32(r)
-                    idCount[id] = 0
-                    break
-                }
-                if idHash[s] == h {
-                    let (q, m) = na.name(Int(idRank[s]))
-                    if m == length && memoryEqual(p, q, length) {
-                        id = s
-                        break
-                    }
-                }
-                slot = (slot + 1) & mask
-            }
+            let id = insert(p, length, rank: r)
             idOfRank[r] = Int32(id)
             occurrence[r] = idCount[id]
             idCount[id] += 1
         }
-        // Each name's A ranks in address order: ranksOfName[first[id] ..< first[id] + idCount[id]].
-        let first = UnsafeMutablePointer<Int32>.allocate(capacity: distinct)
-        let ranksOfName = UnsafeMutablePointer<Int32>.allocate(capacity: nA)
-        let used = UnsafeMutablePointer<Int32>.allocate(capacity: distinct)
-        defer {
-            first.deallocate()
-            ranksOfName.deallocate()
-            used.deallocate()
-        }
+        first.deallocate()
+        first = .allocate(capacity: max(distinct, 1))
         var total: Int32 = 0
         for id in 0 ..< distinct {
             first[id] = total
             total += idCount[id]
         }
         for r in 0 ..< nA { ranksOfName[Int(first[Int(idOfRank[r])] + occurrence[r])] = Int32(r) }
+    }
 
-        // 3. The rest of B. used[id] = how many of the name's occurrences in B are matched so
-        // far; the prefix used the same ones in both lists.
-        used.initialize(repeating: 0, count: distinct)
-        for r in 0 ..< j { used[Int(idOfRank[r])] += 1 }
-        var matched = j
-        var last = j - 1
-        for rb in j ..< nB {
+    deinit {
+        slots.deallocate()
+        idHash.deallocate()
+        idRank.deallocate()
+        idCount.deallocate()
+        idOfRank.deallocate()
+        occurrence.deallocate()
+        first.deallocate()
+        ranksOfName.deallocate()
+    }
+
+    /// The id of the name at `p`, a new one if A has not had it yet.
+    private func insert(_ p: UnsafePointer<UInt8>, _ length: Int, rank: Int) -> Int {
+        let h = hashBytes(p, length)
+        var slot = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let s = Int(slots[slot])
+            if s < 0 {
+                let id = distinct
+                distinct += 1
+                slots[slot] = Int32(id)
+                idHash[id] = h
+                idRank[id] = Int32(rank)
+                idCount[id] = 0
+                return id
+            }
+            if idHash[s] == h {
+                let (q, m) = na.name(Int(idRank[s]))
+                if m == length && memoryEqual(p, q, length) { return s }
+            }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// The id of the name at `p`, or nil when A does not have it.
+    func find(_ p: UnsafePointer<UInt8>, _ length: Int) -> Int? {
+        let h = hashBytes(p, length)
+        var slot = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let id = Int(slots[slot])
+            if id < 0 { return nil }
+            if idHash[id] == h {
+                let (q, m) = na.name(Int(idRank[id]))
+                if m == length && memoryEqual(p, q, length) { return id }
+            }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// Matches B's ranks from `start` on. Each B symbol first tries the A symbol after the last
+    /// match ("predicted"), then the next unmatched occurrence of its name. The first `prefix`
+    /// ranks of both lists are already matched to each other. Returns the pairs it made.
+    func matchRest(
+        of nb: NameView, from start: Int, count nB: Int, prefix: Int, _ bOfA: UnsafeMutablePointer<Int32>,
+        _ aOfB: UnsafeMutablePointer<Int32>
+    ) -> Int {
+        // used[id] = how many of the name's occurrences in B are matched so far.
+        let used = UnsafeMutablePointer<Int32>.allocate(capacity: max(distinct, 1))
+        defer { used.deallocate() }
+        used.initialize(repeating: 0, count: max(distinct, 1))
+        for r in 0 ..< prefix { used[Int(idOfRank[r])] += 1 }
+        var matched = 0
+        var last = prefix - 1
+        for rb in start ..< nB {
             let (p, length) = nb.name(rb)
-            // Predicted: the A symbol after the last match, if it is this name's next occurrence.
             let predicted = last + 1
             if predicted < nA {
                 let (q, m) = na.name(predicted)
@@ -233,27 +286,15 @@ struct Matching {
                     }
                 }
             }
-            let h = hashBytes(p, length)
-            var slot = Int(truncatingIfNeeded: h) & mask
-            while true {
-                let id = Int(slots[slot])
-                if id < 0 { break }
-                if idHash[id] == h {
-                    let (q, m) = na.name(Int(idRank[id]))
-                    if m == length && memoryEqual(p, q, length) {
-                        let k = used[id]
-                        if k < idCount[id] {
-                            used[id] = k + 1
-                            let ra = Int(ranksOfName[Int(first[id] + k)])
-                            bOfA[ra] = Int32(rb)
-                            aOfB[rb] = Int32(ra)
-                            last = ra
-                            matched += 1
-                        }
-                        break
-                    }
-                }
-                slot = (slot + 1) & mask
+            guard let id = find(p, length) else { continue }
+            let k = used[id]
+            if k < idCount[id] {
+                used[id] = k + 1
+                let ra = Int(ranksOfName[Int(first[id] + k)])
+                bOfA[ra] = Int32(rb)
+                aOfB[rb] = Int32(ra)
+                last = ra
+                matched += 1
             }
         }
         return matched
