@@ -41,7 +41,9 @@ struct Side {
         return try list.bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[(r.lowerBound + 1) ..< r.upperBound])) }
     }
 
-    func name(_ rank: Int) -> String { list.nameString(Int(ord[rank])) }
+    /// The name as the report carries it: its bytes as the code points U+0000–U+00FF
+    /// (`SymbolNameJSON`), so no byte is lost on the way to JSON.
+    func name(_ rank: Int) -> String { SymbolNameJSON.encode(list.name(Int(ord[rank]))) }
     func type(_ rank: Int) -> UInt8 { list.type(Int(ord[rank])) }
     func typeString(_ rank: Int) -> String { String(decoding: [type(rank)], as: UTF8.self) }
 }

@@ -336,3 +336,41 @@ public struct Difference: Codable, Equatable, Sendable {
         self.detail = detail
     }
 }
+
+// Absent values are written as null rather than left out, so a reader sees every key.
+extension MapDiffReport {
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(verdict, forKey: .verdict)
+        try c.encode(summary, forKey: .summary)
+        try c.encode(countA, forKey: .countA)
+        try c.encode(countB, forKey: .countB)
+        try c.encode(matched, forKey: .matched)
+        try c.encode(firstUnexplained, forKey: .firstUnexplained)
+        try c.encode(runs, forKey: .runs)
+        try c.encode(runCount, forKey: .runCount)
+        try c.encode(onlyInA, forKey: .onlyInA)
+        try c.encode(onlyInACount, forKey: .onlyInACount)
+        try c.encode(onlyInAClasses, forKey: .onlyInAClasses)
+        try c.encode(onlyInB, forKey: .onlyInB)
+        try c.encode(onlyInBCount, forKey: .onlyInBCount)
+        try c.encode(onlyInBClasses, forKey: .onlyInBClasses)
+        try c.encode(reorders, forKey: .reorders)
+        try c.encode(reorderCount, forKey: .reorderCount)
+        try c.encode(typeChanges, forKey: .typeChanges)
+        try c.encode(typeChangeCount, forKey: .typeChangeCount)
+        try c.encode(outOfOrderCount, forKey: .outOfOrderCount)
+        try c.encode(kallsymsTableChange, forKey: .kallsymsTableChange)
+    }
+}
+
+extension Difference {
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(name, forKey: .name)
+        try c.encode(addressA, forKey: .addressA)
+        try c.encode(addressB, forKey: .addressB)
+        try c.encode(detail, forKey: .detail)
+    }
+}

@@ -1,3 +1,5 @@
+import KallsymsCore
+
 /// The report as text (for people) and as JSON (for programs).
 extension MapDiffReport {
     /// The verdict line first, then the details grouped by kind, each list cut after `limit`
@@ -58,14 +60,10 @@ extension MapDiffReport {
         return out
     }
 
-    /// The whole report as JSON, keys sorted, the keys and encodings of the `Codable`
-    /// conformances (addresses and deltas as hex strings, absent optionals as null). Written by
-    /// hand so the library needs no Foundation and the bytes are the same on every platform.
-    public func json() -> String {
-        var out = ""
-        Report.jsonValue(self).write(to: &out, indent: 0)
-        return out + "\n"
-    }
+    /// The whole report as JSON through its `Codable` conformance (`JSONOutput`: keys sorted;
+    /// addresses and deltas as hex strings; absent optionals left out; names as their bytes,
+    /// U+0000–U+00FF).
+    public func json() -> String { JSONOutput.string(self) }
 }
 
 /// Wording and JSON shared by the report's parts.
@@ -161,143 +159,5 @@ enum Report {
             parts.append(s)
         }
         return parts.joined(separator: "; ")
-    }
-
-    // MARK: JSON
-
-    static func jsonValue(_ r: MapDiffReport) -> JSON {
-        var verdict: [(String, JSON)] = [("kind", .string(r.verdict.kind))]
-        if case .uniformShift(let d) = r.verdict { verdict.append(("delta", .string(d.description))) }
-        return .object([
-            ("verdict", .object(verdict)),
-            ("summary", .string(r.summary)),
-            ("countA", .int(r.countA)),
-            ("countB", .int(r.countB)),
-            ("matched", .int(r.matched)),
-            ("firstUnexplained", r.firstUnexplained.map(jsonValue) ?? .null),
-            ("runs", .array(r.runs.map(jsonValue))),
-            ("runCount", .int(r.runCount)),
-            ("onlyInA", .array(r.onlyInA.map(jsonValue))),
-            ("onlyInACount", .int(r.onlyInACount)),
-            ("onlyInAClasses", jsonValue(r.onlyInAClasses)),
-            ("onlyInB", .array(r.onlyInB.map(jsonValue))),
-            ("onlyInBCount", .int(r.onlyInBCount)),
-            ("onlyInBClasses", jsonValue(r.onlyInBClasses)),
-            ("reorders", .array(r.reorders.map(jsonValue))),
-            ("reorderCount", .int(r.reorderCount)),
-            ("typeChanges", .array(r.typeChanges.map(jsonValue))),
-            ("typeChangeCount", .int(r.typeChangeCount)),
-            ("outOfOrderCount", .int(r.outOfOrderCount)),
-            ("kallsymsTableChange", r.kallsymsTableChange.map { .string($0.description) } ?? .null),
-        ])
-    }
-
-    static func jsonValue(_ d: Difference) -> JSON {
-        .object([
-            ("kind", .string(d.kind.rawValue)), ("name", .string(d.name)),
-            ("addressA", d.addressA.map { .string($0.description) } ?? .null),
-            ("addressB", d.addressB.map { .string($0.description) } ?? .null), ("detail", .string(d.detail)),
-        ])
-    }
-
-    static func jsonValue(_ r: Run) -> JSON {
-        .object([
-            ("first", .string(r.first)), ("last", .string(r.last)), ("count", .int(r.count)),
-            ("delta", .string(r.delta.description)), ("start", .string(r.start.description)),
-            ("end", .string(r.end.description)), ("startA", .string(r.startA.description)),
-            ("change", .string(r.change.rawValue)), ("insertedBefore", .int(r.insertedBefore)),
-            ("removedBefore", .int(r.removedBefore)),
-        ])
-    }
-
-    static func jsonValue(_ s: OnlySymbol) -> JSON {
-        .object([
-            ("name", .string(s.name)), ("type", .string(s.type)), ("address", .string(s.address.description)),
-            ("class", .string(s.symbolClass.rawValue)),
-        ])
-    }
-
-    static func jsonValue(_ c: ClassCounts) -> JSON {
-        .object(SymbolClass.allCases.map { ($0.rawValue, .int(c[$0])) })
-    }
-
-    static func jsonValue(_ r: Reorder) -> JSON {
-        .object([
-            ("addressA", .string(r.addressA.description)), ("addressB", .string(r.addressB.description)),
-            ("orderA", .array(r.orderA.map(JSON.string))), ("orderB", .array(r.orderB.map(JSON.string))),
-            ("size", .int(r.size)), ("printedA", .string(r.printedA)), ("printedB", .string(r.printedB)),
-        ])
-    }
-
-    static func jsonValue(_ t: TypeChange) -> JSON {
-        .object([
-            ("name", .string(t.name)), ("typeA", .string(t.typeA)), ("typeB", .string(t.typeB)),
-            ("addressA", .string(t.addressA.description)), ("addressB", .string(t.addressB.description)),
-        ])
-    }
-}
-
-/// A minimal JSON value: enough for the report, written with sorted keys and two-space indents.
-enum JSON {
-    case string(String)
-    case int(Int)
-    case null
-    case array([JSON])
-    case object([(String, JSON)])
-
-    func write(to out: inout String, indent: Int) {
-        switch self {
-        case .string(let s): JSON.quote(s, into: &out)
-        case .int(let n): out += String(n)
-        case .null: out += "null"
-        case .array(let items):
-            if items.isEmpty {
-                out += "[]"
-                return
-            }
-            out += "[\n"
-            for (i, item) in items.enumerated() {
-                out += String(repeating: "  ", count: indent + 1)
-                item.write(to: &out, indent: indent + 1)
-                out += i + 1 < items.count ? ",\n" : "\n"
-            }
-            out += String(repeating: "  ", count: indent) + "]"
-        case .object(let fields):
-            if fields.isEmpty {
-                out += "{}"
-                return
-            }
-            out += "{\n"
-            // Sorted by the keys' UTF-8 bytes, as JSONEncoder's .sortedKeys does for ASCII keys.
-            let sorted = fields.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
-            for (i, (key, value)) in sorted.enumerated() {
-                out += String(repeating: "  ", count: indent + 1)
-                JSON.quote(key, into: &out)
-                out += ": "
-                value.write(to: &out, indent: indent + 1)
-                out += i + 1 < sorted.count ? ",\n" : "\n"
-            }
-            out += String(repeating: "  ", count: indent) + "}"
-        }
-    }
-
-    /// RFC 8259 string escaping. Names are bytes; invalid UTF-8 already became U+FFFD when the
-    /// name was made a String.
-    static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let h = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
     }
 }
