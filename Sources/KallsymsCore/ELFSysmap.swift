@@ -60,6 +60,20 @@ public struct ELFSysmap: Sendable {
         return try elf.sysmap(exclude: exclude, keep: keep)
     }
 
+    /// What 7.3's `kallsyms` prints on stderr as it takes these symbols in, even with `--sysmap`
+    /// alone: one message per name of KSYM_NAME_LEN (512) bytes or more, in map order. Such
+    /// names stay in System.map; only the table leaves them out.
+    public func warnings() -> [UInt8] {
+        var out = [UInt8]()
+        for i in 0 ..< symbols.count where symbols.nameLength(i) >= KernelRules.ksymNameLen {
+            out += Array("Symbol ".utf8) + symbols.name(i)
+            out += Array(
+                " too long for kallsyms (\(symbols.nameLength(i)) >= \(KernelRules.ksymNameLen)).\nPlease increase KSYM_NAME_LEN both in kernel and kallsyms.c\n"
+                    .utf8)
+        }
+        return out
+    }
+
     /// System.map's text: `%0*llx %c %s\n`, the address zero-padded to `addressWidth` digits.
     public func text() -> [UInt8] { Self.text(symbols, addressWidth: addressWidth) }
 

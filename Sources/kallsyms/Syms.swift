@@ -55,6 +55,7 @@ struct Syms: ParsableCommand {
         if rules.isLinux73 {
             let map = try ELFSysmap.read(
                 path: elf, exclude: try rules.exclude.map(POSIXRegex.init), keep: try rules.keep.map(POSIXRegex.init))
+            writeStderr(map.warnings())
             try emit(map.text())
             return
         }
