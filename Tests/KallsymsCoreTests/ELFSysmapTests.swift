@@ -165,8 +165,11 @@ struct RandomELF {
         let totalSections = symtabIndex + 3 + (secondSymtab ? 1 : 0)
         for _ in 0 ..< symbolCount {
             var nameOffset: UInt32
-            if !strtab.isEmpty && chance(10) {
+            if chance(10) {
                 nameOffset = UInt32(below(strtab.count))
+            } else if chance(2) {
+                // Past the string table: the name is whatever the file holds there.
+                nameOffset = UInt32(strtab.count + below(3000))
             } else {
                 nameOffset = UInt32(strtab.count)
                 strtab += name() + [0]
