@@ -399,8 +399,18 @@ struct SysmapELF {
             if a.count != b.count { return a.count < b.count }
             return i < j
         }
+        // Names may share bytes (a linker merges common tails), so what the list copies can exceed
+        // the file; by a bounded factor in any real file. Past that the file is built to blow up
+        // memory (and past 4 GiB a symbol list cannot address it): refuse instead.
+        let total = names.reduce(order.count) { $0 + $1.count }
+        let limit = min(max(16 * file.count, 1 << 20), Int(UInt32.max))
+        guard total <= limit else {
+            throw KallsymsError(
+                .malformed, "the listed names add up to \(total) bytes, more than \(limit) for a \(file.count)-byte file: names overlap as no linker writes them",
+                offset: Int(clamping: strtab))
+        }
         var list = SymbolList()
-        list.reserveCapacity(symbols: order.count, bytes: names.reduce(order.count) { $0 + $1.count })
+        list.reserveCapacity(symbols: order.count, bytes: total)
         for x in order {
             let k = Int(x)
             list.append(address: values[k], type: letters[k], name: UnsafeBufferPointer(start: base + names[k].lowerBound, count: names[k].count))
