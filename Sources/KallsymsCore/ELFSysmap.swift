@@ -142,8 +142,8 @@ struct SysmapELF {
         symtab = 0
         strtab = 0
         let type = try u16(16, "e_type")
-        // The C tool tests `(1 << e_type) & (1 << ET_EXEC | 1 << ET_DYN)`, which x86's `bt`
-        // (and arm64's shifts) take modulo 32: e_type 34 passes as ET_EXEC there.
+        // The C tool tests `(1 << e_type) & (1 << ET_EXEC | 1 << ET_DYN)`; gcc compiles the shift
+        // to x86's `bt`, which takes it modulo 32, so e_type 34 passes as ET_EXEC there.
         guard (UInt32(1) << UInt32(type & 31)) & 0b1100 != 0 else {
             throw KallsymsError(
                 .malformed, "ELF type \(type) is not an executable or shared object (ET_EXEC, ET_DYN): kallsyms reads a linked vmlinux",
