@@ -74,3 +74,58 @@ import Testing
         }
     }
 }
+
+/// scripts/fetch-reference.sh for the versions built from kernel sources, run from a copy of the
+/// repository's scripts with its own cache, so the shared cache is not touched.
+@Suite struct FetchReferenceScriptTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    func run(_ root: String, _ args: [String], env: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
+        let r = try runProcess(
+            "/usr/bin/env", ["-u", "KALLSYMS_REFERENCE_SRC", "KALLSYMS_CACHE=\(root)/cache"] + env + ["bash", "\(root)/repo/scripts/fetch-reference.sh"] + args)
+        return (r.status, String(decoding: r.stdout, as: UTF8.self), String(decoding: r.stderr, as: UTF8.self))
+    }
+
+    @Test func buildsFromTheSourcesBesideTheCheckoutAndFailsLoudlyWithout() throws {
+        let sources = "\(Self.repository)/../shared/reference"
+        #expect(FileManager.default.fileExists(atPath: "\(sources)/linux-7.3/scripts/kallsyms.c"), "the reference sources must be beside the checkout")
+        let root = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: "\(root)/repo/scripts", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "\(Self.repository)/scripts/fetch-reference.sh", toPath: "\(root)/repo/scripts/fetch-reference.sh")
+
+        // No ../shared/reference and no KALLSYMS_REFERENCE_SRC: a clear failure, nothing built.
+        let none = try run(root, ["7.3"])
+        #expect(none.status == 1 && none.stdout.isEmpty)
+        #expect(none.stderr.contains("no sources for kallsyms-7.3") && none.stderr.contains("--from-tree"), "\(none.stderr)")
+        let bad = try run(root, ["6.15"], env: ["KALLSYMS_REFERENCE_SRC=\(root)/nowhere"])
+        #expect(bad.status == 1 && bad.stderr.contains("is not a directory"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/cache/bin/kallsyms-7.3"))
+
+        // ../shared/reference beside the repository is the default.
+        try FileManager.default.createDirectory(atPath: "\(root)/shared", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/shared/reference", withDestinationPath: sources)
+        for v in ["6.15", "7.0", "7.3"] {
+            let built = try run(root, [v])
+            #expect(built.status == 0 && built.stdout == "\(root)/cache/bin/kallsyms-\(v)\n", "\(v): \(built.stderr)")
+            #expect(FileManager.default.isExecutableFile(atPath: "\(root)/cache/bin/kallsyms-\(v)"))
+        }
+        // Idempotent: a second run keeps the binary it has.
+        let before = try FileManager.default.attributesOfItem(atPath: "\(root)/cache/bin/kallsyms-7.3")[.modificationDate] as? Date
+        #expect(try run(root, ["7.3"]).status == 0)
+        #expect(try FileManager.default.attributesOfItem(atPath: "\(root)/cache/bin/kallsyms-7.3")[.modificationDate] as? Date == before)
+        // A kernel tree given explicitly is built; a tree of the wrong version is refused.
+        let tree = try run(root, ["--from-tree", "\(sources)/linux-7.0", "7.0"])
+        #expect(tree.status == 0 && tree.stdout == "\(root)/cache/bin/kallsyms-7.0\n", "\(tree.stderr)")
+        let wrong = try run(root, ["--from-tree", "\(sources)/linux-7.0", "7.3"])
+        #expect(wrong.status == 1 && wrong.stderr.contains("not a 7.3 tree"), "\(wrong.stderr)")
+        // The built 7.3 works: it writes the System.map of its own (unstripped) executable.
+        let map = "\(root)/out.map"
+        let r = try runProcess("\(root)/cache/bin/kallsyms-7.3", ["--sysmap=\(map)", "/proc/self/exe"])
+        #expect(r.status == 0 && ((try? Data(contentsOf: URL(fileURLWithPath: map)))?.count ?? 0) > 0)
+        #expect(try ReferenceTool.path(version: "7.3").hasSuffix("/bin/kallsyms-7.3"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: "\(root)/cache/bin").filter { $0.contains(".tmp") }
+        #expect(leftovers.isEmpty)
+    }
+}

@@ -371,6 +371,16 @@ struct RandomELF {
         }
     }
 
+    /// Debian's 6.1 kernels, unstripped (-dbg): each architecture's own symbols (arm64's mapping
+    /// symbols and __pi_/__kvm_nvhe_ names, 32-bit ARM's $a/$t and veneers, ppc64's stubs), both
+    /// word sizes and both byte orders (s390x).
+    @Test(arguments: ["amd64", "arm64", "i386", "armhf", "ppc64el", "s390x"])
+    func debianKernelsMatchTheReference(_ arch: String) throws {
+        let vmlinux = try DebianData.vmlinux("6.1", arch)
+        #expect(try Sysmap73Oracle.compare(vmlinux, arch) == .identical)
+        #expect(try ELFSysmap.read(path: vmlinux).symbols.count > 50_000)
+    }
+
     /// 10,000 symbols that all name the same 5,000 bytes: the C tool prints 50 MB from a 270 KB
     /// file; we refuse rather than copy the name 10,000 times.
     @Test func namesSharedBeyondReasonAreRefused() throws {
