@@ -1,3 +1,5 @@
+import ELFKit
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -103,7 +105,7 @@ public struct ELFSysmap: Sendable {
 struct SysmapELF {
     let file: UnsafeRawBufferPointer
     // Filled in as the header is checked: the checks themselves read through `self`.
-    private(set) var littleEndian: Bool
+    private(set) var reader: ByteReader<UnsafeBufferPointer<UInt8>>
     private(set) var is64: Bool
     private(set) var shoff: UInt64
     private(set) var shentsize: UInt64
@@ -133,7 +135,7 @@ struct SysmapELF {
         guard data == 1 || data == 2 else {
             throw KallsymsError(.malformed, "unknown ELF data encoding \(data) (expected 1 or 2)", offset: 5)
         }
-        littleEndian = data == 1
+        reader = ByteReader(file.bindMemory(to: UInt8.self), order: data == 1 ? .little : .big)
         is64 = false
         shoff = 0
         shentsize = 0
@@ -172,13 +174,13 @@ struct SysmapELF {
         if count == 0 { count = UInt32(truncatingIfNeeded: try sectionWord(0, .size)) }
         shnum = count
         var shstrndx = UInt32(try u16(is64 ? 62 : 50, "e_shstrndx"))
-        if shstrndx == 0xFFFF { shstrndx = UInt32(truncatingIfNeeded: try sectionWord(0, .link)) }
+        if shstrndx == UInt32(SectionIndex.xindex.rawValue) { shstrndx = UInt32(truncatingIfNeeded: try sectionWord(0, .link)) }
         // Read here although only the debugging-section check uses it, as the kernel does.
         shstrtab = try sectionWord(shstrndx, .offset)
         var found: UInt64?
         var i: UInt32 = 0
         while i < shnum && found == nil {
-            if try sectionWord(i, .type) == 2 /* SHT_SYMTAB */ { found = try sectionHeader(i) }
+            if try sectionType(try sectionHeader(i)) == .symtab { found = try sectionHeader(i) }
             i += 1
         }
         guard let found else { throw KallsymsError(.malformed, "no symbol table (.symtab): the file is stripped") }
@@ -220,6 +222,10 @@ struct SysmapELF {
         try field(try sectionHeader(index), f)
     }
 
+    func sectionType(_ header: UInt64) throws -> SectionType {
+        SectionType(rawValue: UInt32(try field(header, .type)))
+    }
+
     static func pastEnd(_ at: UInt64, _ n: Int, _ count: Int, _ what: String) -> KallsymsError {
         KallsymsError(.malformed, "\(what) (\(n) bytes) lies past the end of the file (\(count) bytes)", offset: Int(clamping: at))
     }
@@ -231,22 +237,8 @@ struct SysmapELF {
 
     @inline(__always)
     func integer(_ at: UInt64, _ n: Int, _ what: @autoclosure () -> String) throws -> UInt64 {
-        guard at <= UInt64(file.count), UInt64(n) <= UInt64(file.count) - at else {
-            throw Self.pastEnd(at, n, file.count, what())
-        }
-        let o = Int(at)
-        switch n {
-        case 1: return UInt64(file[o])
-        case 2:
-            let v = file.loadUnaligned(fromByteOffset: o, as: UInt16.self)
-            return UInt64(littleEndian ? UInt16(littleEndian: v) : UInt16(bigEndian: v))
-        case 4:
-            let v = file.loadUnaligned(fromByteOffset: o, as: UInt32.self)
-            return UInt64(littleEndian ? UInt32(littleEndian: v) : UInt32(bigEndian: v))
-        default:
-            let v = file.loadUnaligned(fromByteOffset: o, as: UInt64.self)
-            return littleEndian ? UInt64(littleEndian: v) : UInt64(bigEndian: v)
-        }
+        guard at <= UInt64(file.count), reader.contains(Int(at), n) else { throw Self.pastEnd(at, n, file.count, what()) }
+        return try reader.integer(Int(at), n)
     }
 
     func u16(_ at: UInt64, _ what: String) throws -> UInt16 { UInt16(try integer(at, 2, what)) }
@@ -281,14 +273,14 @@ struct SysmapELF {
     mutating func sectionLetter(_ index: UInt16) throws -> UInt8 {
         if sectionLetters[Int(index)] != 0 { return sectionLetters[Int(index)] }
         let header = try sectionHeader(UInt32(index))
-        let flags = try field(header, .flags)
+        let flags = SectionFlags(rawValue: try field(header, .flags))
         // elf_section_name() is evaluated (sh_name read) before the flags are looked at.
         let name = try field(header, .name)
         var c: UInt8
-        if flags & 0x4 != 0 {  // SHF_EXECINSTR
+        if flags.contains(.execinstr) {
             c = UInt8(ascii: "t")
-        } else if flags & 0x2 != 0 {  // SHF_ALLOC
-            c = try field(header, .type) == 8 /* SHT_NOBITS */ ? UInt8(ascii: "b") : flags & 0x1 != 0 ? UInt8(ascii: "d") : UInt8(ascii: "r")
+        } else if flags.contains(.alloc) {
+            c = try sectionType(header) == .nobits ? UInt8(ascii: "b") : flags.contains(.write) ? UInt8(ascii: "d") : UInt8(ascii: "r")
         } else {
             let at = shstrtab &+ name
             var debugging = false
@@ -298,7 +290,7 @@ struct SysmapELF {
             }
             if debugging {
                 c = UInt8(ascii: "N")
-            } else if try field(header, .type) != 8 && flags & 0x1 == 0 {
+            } else if try sectionType(header) != .nobits && !flags.contains(.write) {
                 c = UInt8(ascii: "n")
             } else {
                 c = UInt8(ascii: "?")
@@ -309,27 +301,27 @@ struct SysmapELF {
     }
 
     /// 7.3's letter for a symbol (0: not listed, as section and file symbols are not).
-    mutating func letter(info: UInt8, shndx: UInt16) throws -> UInt8 {
-        let bind = info >> 4, type = info & 0xF
-        if type == 3 || type == 4 { return 0 }  // STT_SECTION, STT_FILE
-        if shndx == 0xFFF2 { return UInt8(ascii: "C") }  // SHN_COMMON
-        if shndx == 0 {
-            if bind == 2 { return type == 1 ? UInt8(ascii: "v") : UInt8(ascii: "w") }
+    mutating func letter(info: UInt8, shndx: SectionIndex) throws -> UInt8 {
+        let bind = SymbolBinding(rawValue: info >> 4), type = SymbolType(rawValue: info & 0xF)
+        if type == .section || type == .file { return 0 }
+        if shndx == .common { return UInt8(ascii: "C") }
+        if shndx == .undef {
+            if bind == .weak { return type == .object ? UInt8(ascii: "v") : UInt8(ascii: "w") }
             return UInt8(ascii: "U")
         }
-        if type == 10 { return UInt8(ascii: "i") }  // STT_GNU_IFUNC
-        if bind == 2 { return type == 1 ? UInt8(ascii: "V") : UInt8(ascii: "W") }
-        if bind == 10 { return UInt8(ascii: "u") }  // STB_GNU_UNIQUE
-        if bind != 0 && bind != 1 { return UInt8(ascii: "?") }
+        if type == .gnuIFunc { return UInt8(ascii: "i") }
+        if bind == .weak { return type == .object ? UInt8(ascii: "V") : UInt8(ascii: "W") }
+        if bind == .gnuUnique { return UInt8(ascii: "u") }
+        if bind != .local && bind != .global { return UInt8(ascii: "?") }
         var c: UInt8
-        if shndx == 0xFFF1 {  // SHN_ABS
+        if shndx == .abs {
             c = UInt8(ascii: "a")
-        } else if UInt32(shndx) < shnum {
-            c = try sectionLetter(shndx)
+        } else if UInt32(shndx.rawValue) < shnum {
+            c = try sectionLetter(shndx.rawValue)
         } else {
             return UInt8(ascii: "?")
         }
-        if bind == 1 && c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z") { c -= 0x20 }
+        if bind == .global && c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z") { c -= 0x20 }
         return c
     }
 
@@ -361,7 +353,7 @@ struct SysmapELF {
             i += 1
             let nameOffset = try integer(entry &+ nameAt, 4, "symbol \(i - 1)'s st_name")
             let info = UInt8(try integer(entry &+ infoAt, 1, "symbol \(i - 1)'s st_info"))
-            let shndx = UInt16(try integer(entry &+ shndxAt, 2, "symbol \(i - 1)'s st_shndx"))
+            let shndx = SectionIndex(rawValue: UInt16(try integer(entry &+ shndxAt, 2, "symbol \(i - 1)'s st_shndx")))
             let c = try letter(info: info, shndx: shndx)
             if c == 0 { continue }
             // The type rules come first and need no name; the name rules read all of it.

@@ -21,10 +21,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // A program with names at, below and above KSYM_NAME_LEN: 7.3 lists them all and warns
         // about the long ones on stderr.
-        var w = ELFImageWriter(is64: true, littleEndian: true, machine: 62)
+        var w = ELFImageWriter(is64: true, byteOrder: .little, machine: .x86_64)
         w.regions = [.init(name: ".text", address: 0xFFFF_FFFF_8100_0000, bytes: [0], executable: true)]
         for (k, n) in [511, 512, 513, 3, 600].enumerated() {
-            w.symbols.append(.init(name: Array(repeating: UInt8(ascii: "a") + UInt8(k), count: n), value: 0xFFFF_FFFF_8100_0000 + UInt64(k), size: 0, binding: 1, type: 2, region: 0))
+            w.symbols.append(.init(name: Array(repeating: UInt8(ascii: "a") + UInt8(k), count: n), value: 0xFFFF_FFFF_8100_0000 + UInt64(k), size: 0, binding: .global, type: .function, region: 0))
         }
         try Data(w.write()).write(to: URL(fileURLWithPath: "\(dir)/long"))
         FileManager.default.createFile(atPath: "\(dir)/empty", contents: Data())

@@ -204,7 +204,7 @@ struct RandomELF {
         let shentsize = is64 ? 64 : 40
         let standardEntsize = is64 ? 24 : 16
         let entsize = chance(90) ? standardEntsize : standardEntsize + 8 * (1 + below(2))
-        var body = ByteWriter(littleEndian: le)
+        var body = ByteWriter(order: le ? .little : .big)
         body.zeros(ehsize)
         let shstrtabOffset = body.count
         body.bytes(shstrtab)
@@ -215,7 +215,7 @@ struct RandomELF {
         let symtabOffset = body.count
         body.zeros(entsize)  // entry 0
         for s in symbols {
-            var e = ByteWriter(littleEndian: le)
+            var e = ByteWriter(order: le ? .little : .big)
             if is64 {
                 e.u32(s.name)
                 e.u8(s.info)
@@ -267,7 +267,7 @@ struct RandomELF {
         }
         var bytes = body.bytes
         // The header, written over the first bytes.
-        var h = ByteWriter(littleEndian: le)
+        var h = ByteWriter(order: le ? .little : .big)
         h.bytes([0x7F, 0x45, 0x4C, 0x46, is64 ? 2 : 1, le ? 1 : 2, 1, 0])
         h.zeros(8)
         // e_type: 34 and 35 pass as EXEC and DYN (the C tool's shift is modulo 32); REL and CORE fail.
@@ -372,7 +372,7 @@ struct RandomELF {
                 }
             }
             for (is64, le) in forms {
-                var w = ELFImageWriter(is64: is64, littleEndian: le, machine: is64 ? 62 : 3)
+                var w = ELFImageWriter(is64: is64, byteOrder: le ? .little : .big, machine: is64 ? .x86_64 : .i386)
                 w.regions = [
                     .init(name: ".text", address: 0xFFFF_FFFF_8100_0000, bytes: [0], executable: true),
                     .init(name: ".data", address: 0xFFFF_FFFF_8200_0000, bytes: [0], executable: false),
@@ -380,10 +380,10 @@ struct RandomELF {
                 for i in 0 ..< map.count {
                     let t = map.type(i)
                     let lower = t | 0x20
-                    let binding: UInt8 = t == UInt8(ascii: "W") || t == UInt8(ascii: "V") ? 2 : (t == lower ? 0 : 1)
+                    let binding: SymbolBinding = t == UInt8(ascii: "W") || t == UInt8(ascii: "V") ? .weak : (t == lower ? .local : .global)
                     let region: Int? = lower == UInt8(ascii: "a") ? nil : (lower == UInt8(ascii: "t") || lower == UInt8(ascii: "w") ? 0 : 1)
                     let value = is64 ? map.addresses[i] : map.addresses[i] & 0xFFFF_FFFF
-                    w.symbols.append(.init(name: Array(map.name(i)), value: value, size: 0, binding: binding, type: region == 0 ? 2 : 1, region: region))
+                    w.symbols.append(.init(name: Array(map.name(i)), value: value, size: 0, binding: binding, type: region == 0 ? .function : .object, region: region))
                 }
                 let path = "\(dir)/from-map-\(is64 ? 64 : 32)-\(le ? "le" : "be")"
                 try write(w.write(), path)
@@ -406,14 +406,14 @@ struct RandomELF {
     /// 10,000 symbols that all name the same 5,000 bytes: the C tool prints 50 MB from a 270 KB
     /// file; we refuse rather than copy the name 10,000 times.
     @Test func namesSharedBeyondReasonAreRefused() throws {
-        var w = ELFImageWriter(is64: true, littleEndian: true, machine: 62)
+        var w = ELFImageWriter(is64: true, byteOrder: .little, machine: .x86_64)
         w.regions = [.init(name: ".text", address: 0x1000, bytes: [0], executable: true)]
-        w.symbols = [.init(name: Array(repeating: 0x61, count: 5000), value: 0x1000, size: 0, binding: 1, type: 2, region: 0)]
+        w.symbols = [.init(name: Array(repeating: 0x61, count: 5000), value: 0x1000, size: 0, binding: .global, type: .function, region: 0)]
         for k in 0 ..< 9_999 {
-            w.symbols.append(.init(name: [0x62], value: 0x1000 + UInt64(k), size: 0, binding: 1, type: 2, region: 0))
+            w.symbols.append(.init(name: [0x62], value: 0x1000 + UInt64(k), size: 0, binding: .global, type: .function, region: 0))
         }
         var bytes = w.write()
-        let symtab = try ELFFile(bytes).sections.first { $0.type == ELF.shtSYMTAB }!
+        let symtab = try ELFFile(bytes).sections.first { $0.type == .symtab }!
         for i in 1 ..< Int(symtab.size / 24) { bytes.replaceSubrange(Int(symtab.offset) + i * 24 ..< Int(symtab.offset) + i * 24 + 4, with: [1, 0, 0, 0]) }
         let error = #expect(throws: KallsymsError.self) { try ELFSysmap.read(bytes) }
         #expect(error?.message.contains("names add up to 50010000 bytes") == true, "\(String(describing: error))")
