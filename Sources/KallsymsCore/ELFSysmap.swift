@@ -23,8 +23,9 @@ import ELFKit
 ///
 /// Reading follows the kernel's reads one for one, with every read checked against the file:
 /// on every file where the kernel's tool reads only bytes of the file, the listing is the same;
-/// where it would read past the end (zero fill up to the page, then a fault, in the C tool),
-/// this throws an error naming the byte offset.
+/// where it would read past the end (the C tool then reads the zeros mapped up to the page
+/// boundary, then faults or reads whatever memory follows), this throws an error naming the
+/// byte offset.
 public struct ELFSysmap: Sendable {
     /// The symbols in System.map order; each entry's type byte is 7.3's letter.
     public var symbols: SymbolList
@@ -46,7 +47,8 @@ public struct ELFSysmap: Sendable {
     }
 
     /// The same, for a file: mapped, not read, as the kernel's tool does (a vmlinux is hundreds of
-    /// megabytes of which only the symbol and string tables matter). Errors name the file.
+    /// megabytes of which only the symbol and string tables matter). Errors name the file. As with
+    /// the C tool and nm, a file truncated by someone else while it is read ends the process.
     public static func read(path: String, exclude: [POSIXRegex] = [], keep: [POSIXRegex] = []) throws -> ELFSysmap {
         do {
             return try MappedFile.withContents(path) { try read($0, exclude: exclude, keep: keep) }
@@ -349,7 +351,7 @@ struct SysmapELF {
         while i < count {
             let (step, o1) = i.multipliedReportingOverflow(by: entsize)
             let (entry, o2) = tableOffset.addingReportingOverflow(step)
-            guard !o1 && !o2 else { throw Self.pastEnd(UInt64.max, Int(entsize), file.count, "symbol \(i)") }
+            guard !o1 && !o2 else { throw Self.pastEnd(UInt64.max, Int(clamping: entsize), file.count, "symbol \(i)") }
             i += 1
             let nameOffset = try integer(entry &+ nameAt, 4, "symbol \(i - 1)'s st_name")
             let info = UInt8(try integer(entry &+ infoAt, 1, "symbol \(i - 1)'s st_info"))

@@ -286,11 +286,15 @@ struct RandomELF {
         return bytes
     }
 
-    /// A damaged copy: truncated, or with a few bytes of its headers overwritten.
+    /// A damaged copy: truncated, or with a few bytes overwritten (in its headers or anywhere).
     mutating func damage(_ elf: [UInt8]) -> [UInt8] {
         var b = elf
-        switch below(3) {
+        switch below(4) {
         case 0: return Array(b.prefix(below(b.count)))
+        case 3:
+            // Anywhere: symbol entries, names, section headers.
+            for _ in 0 ..< 1 + below(8) { b[below(b.count)] = UInt8(below(256)) }
+            return b
         case 1:
             for _ in 0 ..< 1 + below(4) { b[below(min(b.count, 64))] = UInt8(below(256)) }
             return b
