@@ -99,6 +99,35 @@ public struct SymbolFilter {
         return hasSuffix(line, Array(" L0".utf8))
     }
 
+    // MARK: - 7.3's rules (scripts/kallsyms-sysmap.c), over the name and letter, not a line
+
+    static let prefixes73: [[UInt8]] = [
+        "$", ".L", "__efistub_", "__pi_$", "__pi_.L", "__kvm_nvhe_$", "__kvm_nvhe_.L", "__kcfi_typeid_",
+        "__kvm_nvhe___kcfi_typeid_", "__pi___kcfi_typeid_", "__crc_", "__kstrtab_", "__kstrtabns_",
+        "__mod_device_table__",
+    ].map { Array($0.utf8) }
+    static let suffixes73: [[UInt8]] = ["_from_arm", "_from_thumb", "_veneer"].map { Array($0.utf8) }
+    static let names73: [[UInt8]] = ["L0", "_SDA_BASE_", "_SDA2_BASE_"].map { Array($0.utf8) }
+    static let modinfo73 = Array("__UNIQUE_ID_modinfo_".utf8)
+
+    /// 7.3 drops absolute, undefined and debugging symbols by letter (`a`, `N`, `U`, `w`; not
+    /// `A`, and not `v`).
+    public static func omits73(type: UInt8) -> Bool {
+        type == UInt8(ascii: "a") || type == UInt8(ascii: "N") || type == UInt8(ascii: "U") || type == UInt8(ascii: "w")
+    }
+
+    /// 7.3's name rules: true when System.map leaves the symbol out.
+    public static func omits73(name: UnsafeBufferPointer<UInt8>) -> Bool {
+        for p in prefixes73 where hasPrefix(name, at: 0, p) { return true }
+        for s in suffixes73 where hasSuffix(name, s) { return true }
+        for n in names73 where name.count == n.count && hasPrefix(name, at: 0, n) { return true }
+        for s in anywhere612 where contains(name, s) { return true }
+        if thunk(name, at: 0) { return true }
+        // __UNIQUE_ID_modinfo_ followed by digits only (none at all counts).
+        guard hasPrefix(name, at: 0, modinfo73) else { return false }
+        return name[modinfo73.count...].allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
+
     /// ` [aNUw] ` anywhere in the line.
     static func typeField(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
         guard line.count >= 3 else { return false }

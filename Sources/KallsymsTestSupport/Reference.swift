@@ -6,9 +6,18 @@ import KallsymsCore
 /// scripts; if that fails the error carries the script's output, so a test fails loudly instead
 /// of passing without its oracle.
 public enum ReferenceTool {
+    /// The versions scripts/fetch-reference.sh builds: 6.12 and 6.1 from Debian's sources, the
+    /// newer ones from the kernel sources beside the checkout (`../shared/reference`).
+    public static let versions = ["6.1", "6.12", "6.15", "7.0", "7.3"]
+
     /// The kernel's `scripts/kallsyms` for `format`, built by scripts/fetch-reference.sh.
     public static func path(_ format: KallsymsFormat) throws -> String {
-        let v = version(format)
+        try path(version: version(format))
+    }
+
+    /// The kernel's `scripts/kallsyms` of a version in `versions` ("7.3"), built on first use.
+    public static func path(version v: String) throws -> String {
+        guard versions.contains(v) else { throw SupportError("no reference kallsyms for version '\(v)'") }
         let path = "\(Cache.directory)/bin/kallsyms-\(v)"
         if FileManager.default.isExecutableFile(atPath: path) { return path }
         try Cache.runScript("fetch-reference.sh", [v])
@@ -92,6 +101,7 @@ public enum DebianData {
 extension ReferenceTool {
     /// The kernel's own `scripts/mksysmap` of a version (a sed script in 6.12, a shell script
     /// in 6.1), unpacked by scripts/fetch-reference.sh next to the reference binaries' sources.
+    /// Only 6.12 and 6.1 have one here; 7.3 builds the rules into `kallsyms --sysmap`.
     public static func mksysmap(_ format: KallsymsFormat) throws -> String {
         _ = try path(format)
         let v = version(format)

@@ -4,8 +4,9 @@ import KallsymsCore
 import KallsymsTestSupport
 import Testing
 
-/// `NMListing` + `SymbolFilter` against binutils' `nm -n` and the kernel's own mksysmap, on
-/// Debian's real vmlinux and on programs built for six architectures with both GNU ld and lld.
+/// `NMListing` + `SymbolFilter` against binutils' `nm -n` and the kernel's own mksysmap, and
+/// `ELFSysmap` against 7.3's `kallsyms --sysmap`, on Debian's real vmlinux and on programs built
+/// for six architectures with both GNU ld and lld.
 @Suite struct NMListingTests {
     /// Every letter nm knows for ELF: local/global/weak functions and objects, undefined weak,
     /// common, TLS, ifunc, unique, absolute, non-alloc and debugging sections, a COFF-named
@@ -115,6 +116,9 @@ import Testing
                 addressWidth: listing.addressWidth)
             #expect(ours == (try kernelMap(file, format)), "mksysmap \(format) \(file)")
         }
+        // 7.3 reads the ELF itself: linked programs give its System.map, objects its refusal.
+        let linked = !file.hasSuffix(".o")
+        #expect(try Sysmap73Oracle.compare(file) == (linked ? .identical : .bothFailed), "kallsyms-7.3 --sysmap \(file)")
     }
 
     @Test(arguments: targets.map(\.0))
@@ -155,5 +159,8 @@ import Testing
         // And it is the System.map Debian shipped with this build.
         let shipped = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try DebianData.systemMap612())))
         #expect(map == shipped)
+        // 7.3's `kallsyms --sysmap` gives the same System.map, and so do we.
+        #expect(try Sysmap73Oracle.compare(vmlinux) == .identical)
+        #expect(try ELFSysmap.read(path: vmlinux).text() == shipped)
     }
 }
