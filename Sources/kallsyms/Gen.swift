@@ -81,7 +81,11 @@ struct Gen: ParsableCommand {
         if options.format.readsELF {
             let symbols = try ELFInput.symbols(path: input, sysmap: sysmap)
             clock.lap("read")
-            if inputs.count == 1 && emit == "asm" { return }  // `--sysmap=FILE vmlinux`: the map only
+            if inputs.count == 1 && emit == "asm" {
+                // `--sysmap=FILE vmlinux`: the map only, with the warnings the symbols give.
+                writeStderr(ELFSysmap(symbols: symbols, addressWidth: 16).warnings())
+                return
+            }
             table = try KallsymsGenerator.generate(symbols: symbols, options: options, warnings: { writeStderr($0) })
         } else {
             // The map text is dropped as soon as it is parsed: at 650k symbols it is 29 MB.
@@ -121,20 +125,9 @@ struct Gen: ParsableCommand {
 /// `sysmap` when asked. An empty file is the first link's: no symbols.
 enum ELFInput {
     static func symbols(path: String, sysmap: String?) throws -> SymbolList {
-        let bytes = try FileIO.read(path)
-        guard !bytes.isEmpty else {
-            if let sysmap { try FileIO.writeAtomically(sysmap, bytes: []) }
-            return SymbolList()
-        }
-        let listing: NMListing
-        do {
-            listing = try NMListing.read(ELFFile(bytes))
-        } catch let e as FormatError {
-            throw KallsymsError(.malformed, e.message, file: path, offset: e.offset)
-        }
-        let kept = SymbolFilter(base: .linux612).apply(listing.symbols, addressWidth: listing.addressWidth)
-        if let sysmap { try FileIO.writeAtomically(sysmap, bytes: NMListing.text(kept, addressWidth: listing.addressWidth)) }
-        return kept
+        let map = try ELFSysmap.read(path: path)
+        if let sysmap { try FileIO.writeAtomically(sysmap, bytes: map.text()) }
+        return map.symbols
     }
 }
 

@@ -10,7 +10,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard let elf = try? ELFFile(bytes) else { return 0 }
     for s in elf.sections {
         _ = try? elf.contents(s)
-        if s.type == ELF.shtREL || s.type == ELF.shtRELA { _ = try? elf.relocations(in: s) }
+        if s.type == .rel || s.type == .rela { _ = try? elf.relocations(in: s) }
     }
     _ = try? elf.symbols()
     _ = try? elf.notes()

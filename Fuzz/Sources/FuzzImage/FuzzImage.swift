@@ -10,7 +10,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     if let k = try? KernelImage.read(bytes: bytes, limit: 64 << 20) {
         _ = ImageReport.text(k)
-        var t = k.table
+        let t = k.table
         t.prepareLookups()
         _ = t.lookup(address: t.symbols.addresses.last ?? 0)
     }
