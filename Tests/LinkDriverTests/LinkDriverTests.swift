@@ -111,6 +111,24 @@ import Testing
         #expect(FileManager.default.contentsEqual(atPath: "\(dir)/fw3", andPath: "\(dir)/fw5"))
     }
 
+    /// A driver run twice does the same thing twice: nothing of the first run (its room, its
+    /// links, the layouts and names it saw) reaches the second.
+    @Test func aSecondRunStartsFresh() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let command = try firmwareCommand(dir)
+        var o = LinkOptions(command: command, output: "\(dir)/fw", generator: GeneratorOptions(format: .linux612))
+        o.reserve = .bytes(1024)
+        let driver = LinkDriver(options: o)
+        let first = try driver.run()
+        let second = try driver.run()
+        func shape(_ s: LinkSummary) -> [String] {
+            s.passes.map { "\($0.pass) \($0.action) \($0.sectionBytes) \($0.tableBytes) +\($0.newSymbols)/-\($0.removedSymbols)" }
+        }
+        #expect(first.links == 2 && second.links == 2 && second.patches == 1)
+        #expect(shape(first) == shape(second) && first.notes == second.notes && first.reservation == second.reservation)
+    }
+
     func addressOf(_ name: String, _ listing: NMListing) -> UInt64? {
         let s = listing.symbols
         return (0 ..< s.count).first { s.nameString($0) == name }.map { s.addresses[$0] }
