@@ -20,9 +20,8 @@ struct ReservationTests {
         #expect(r.status == 0, "\(String(decoding: r.stderr, as: UTF8.self))")
         let elf = try ELFFile(try FileIO.read("\(dir)/b.o"))
         let text = Array(try elf.contents(try #require(elf.section(named: ".text"))))
-        let words = stride(from: 0, to: text.count, by: 4).map {
-            UInt32(text[$0]) | UInt32(text[$0 + 1]) << 8 | UInt32(text[$0 + 2]) << 16 | UInt32(text[$0 + 3]) << 24
-        }
+        let reader = ByteReader(text, order: arch.byteOrder)
+        let words = try stride(from: 0, to: text.count, by: 4).map { try reader.u32($0) }
         let (decode, range) = try #require(BranchReach.decoder(arch))
         #expect(words.map(decode) == [256, -4, nil])
         #expect(range == (arch == .ppc64le ? 32 << 20 : 128 << 20))
