@@ -79,10 +79,11 @@ enum Reservations {
         let noise = defaultMargin(g.table)
         let size = g.table.bytes.count
         // The room moves the code by (size + extra - linkedSection); the calls that pushes out
-        // must fit in extra. Monotone and bounded by the calls in range, so it settles.
+        // must fit in extra. Each round that does not settle pushes out at least one more call,
+        // so it settles within as many rounds as there are calls in range.
         var extra = noise
         var calls = 0
-        for _ in 0 ..< 64 {
+        for _ in 0 ... now.slack.count {
             calls = now.pushedOut(by: size + extra - linkedSection)
             let need = noise + Int((cost * Double(calls)).rounded(.up))
             if need <= extra { break }
