@@ -225,8 +225,12 @@ struct LinkRun {
 
         // A table that does not fit its room grows the room.
         if let r = reservation, !BinaryLayout.fits(seen.table, arch: arch, r) {
-            let (anticipated, _) = anticipate(seen, linked: linked, previous: previous)
-            reservation = Reservations.grow(r, toFit: seen.bare, linked: linked.bare, anticipated: anticipated)
+            // Room reserved in pass 0 (--reserve auto) was sized for a table not linked yet: no
+            // growth to go by and no margin to double, only the overflow.
+            let anticipated = previous.map { anticipate(seen, linked: linked, previous: $0).0 }
+            reservation = Reservations.grow(
+                r, toFit: seen.bare, linked: previous == nil ? nil : linked.bare,
+                anticipated: anticipated ?? TableReservation())
             padded = BinaryLayout(seen.table, arch: arch, reservation: reservation)
             notes.append("pass \(pass): the table outgrew its reserved room; section grown to \(padded.bytes.count) bytes")
         }
@@ -235,7 +239,7 @@ struct LinkRun {
         if padded.shape == linked.layout.shape && (options.patch || reservation != nil) { return .patch(padded) }
 
         // Plain iteration while it looks like it settles; room once it does not.
-        if reservation == nil && pass >= 2 && padded.shape != linked.layout.shape,
+        if reservation == nil && pass >= 2 && padded.shape != linked.layout.shape, let previous,
             let why = cycles.reasonToReserve(
                 padded.shape, plainPasses: options.plainPasses, from: linked.bare.bytes.count, to: seen.bare.bytes.count)
         {
@@ -248,14 +252,15 @@ struct LinkRun {
     }
 
     /// Room for the table `seen` and the growth still to come, from how it grew since the table
-    /// linked into its image; the words say which model sized it.
-    func anticipate(_ seen: Examined, linked: Linked, previous: Linked?) -> (TableReservation, String) {
+    /// linked into its image, which moved the code by the difference between `linked`'s section
+    /// and `previous`'s; the words say which model sized it.
+    func anticipate(_ seen: Examined, linked: Linked, previous: Linked) -> (TableReservation, String) {
         var growth: [KallsymsArray: Int] = [:]
         for l in Reservations.variableArrays(seen.bare) { growth[l.array] = l.size }
         for l in Reservations.variableArrays(linked.bare) { growth[l.array, default: 0] -= l.size }
         let g = Reservations.Growth(
-            table: seen.bare, growth: growth, moved: linked.layout.bytes.count - (previous?.layout.bytes.count ?? 0))
-        if let previous, let before = reach(previous), let now = reach(linked),
+            table: seen.bare, growth: growth, moved: linked.layout.bytes.count - previous.layout.bytes.count)
+        if let before = reach(previous), let now = reach(linked),
             let r = Reservations.fromBranches(g, before: before, now: now, linkedSection: linked.layout.bytes.count)
         {
             return (r, " for the calls still in branch range")

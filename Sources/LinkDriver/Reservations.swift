@@ -108,24 +108,25 @@ enum Reservations {
     }
 
     /// A reservation `r` the table `bare` outgrew, `anticipated` the room the growth model asks
-    /// for now, `linked` the bare table that had `r`'s room when the overflowing image was
-    /// linked. Every array gets at least its need plus twice the margin it had (and twice what
-    /// it overflowed by, and its floor), or the anticipated room if that is more.
+    /// for now, `linked` the bare table that had `r`'s room when the overflowing image was linked
+    /// (nil when that was the empty table of pass 0). Every array gets at least its need plus
+    /// twice the margin it had (and twice what it overflowed by, and its floor), or the
+    /// anticipated room if that is more.
     static func grow(
-        _ r: TableReservation, toFit bare: BinaryLayout, linked: BinaryLayout, anticipated: TableReservation
+        _ r: TableReservation, toFit bare: BinaryLayout, linked: BinaryLayout?, anticipated: TableReservation
     ) -> TableReservation {
         var out = r
-        let before = Dictionary(variableArrays(linked).map { ($0.array, $0.size) }, uniquingKeysWith: max)
+        let before = Dictionary((linked.map(variableArrays) ?? []).map { ($0.array, $0.size) }, uniquingKeysWith: max)
         for l in variableArrays(bare) {
             let room = r.room[l.array] ?? 0
             let least = floor(l)
-            let margin = max(room - (before[l.array] ?? l.size), least)
+            let margin = before[l.array].map { max(room - $0, least) } ?? least
             let doubled = l.size + 2 * max(margin, l.size - room) + least
             out.room[l.array] = max(room, doubled, anticipated.room[l.array] ?? 0)
         }
         if let total = r.sectionSize {
             let size = bare.bytes.count
-            if size > total { out.sectionSize = size + 2 * max(size - total, total - linked.bytes.count) + 1024 }
+            if size > total { out.sectionSize = size + 2 * max(size - total, total - (linked?.bytes.count ?? total)) + 1024 }
         }
         return out
     }

@@ -169,6 +169,13 @@ import Testing
         #expect(kernelText.contains("pass 1: \(ours.passes[1].symbols) symbols"))
         #expect(kernelText.contains("pass 2: \(ours.passes[2].symbols) symbols"))
 
+        // --reserve auto: the estimate from the inputs knows nothing of the stubs; the overflow
+        // grows the room by what it overflowed (pass 0's empty table gives no margin to double
+        // and no growth to go by), and the next table fits.
+        let auto = try run(command, output: "\(dir)/auto", generator: all) { $0.reserve = .auto }
+        #expect(auto.links == 2 && auto.patches == 1 && auto.unusedReservedBytes < auto.tableBytes / 4)
+        #expect(auto.notes.contains { $0.contains("outgrew its reserved room") })
+
         // Plain iteration does reach a fixed point here, but only after many links.
         let plain = try run(command, output: "\(dir)/plain", generator: all) {
             $0.plainPasses = 40
