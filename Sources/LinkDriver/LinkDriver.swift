@@ -15,10 +15,11 @@ import KernelImage
 /// cycle — the greedy token compression is not monotone — or grow for dozens of passes as linker
 /// stubs feed the table that pushes more calls out of range, so after `plainPasses` relinks that
 /// changed the layout (or at once on a layout seen before: a cycle), the driver reserves room in
-/// every array, sized from the growth it observed. With room reserved, the labels and everything
-/// linked after the table stop moving, so the symbols stop changing, and the next table has the
-/// reserved layout: it is patched in (or relinked once) and the loop ends. If a table outgrows its
-/// room, the room is grown (said in the report) and counted against `maxLinks`.
+/// every array, sized to absorb the rest of the growth (`Reservations`). With room reserved, the
+/// labels and everything linked after the table stop moving, so the symbols stop changing, and
+/// the next table has the reserved layout: it is patched in and the loop ends. If a table
+/// outgrows its room, the room grows (at least doubling every array's margin; said in the
+/// report) and the link counts against `maxLinks`.
 public final class LinkDriver {
     public let options: LinkOptions
     /// Receives each pass's report as it finishes.
@@ -26,7 +27,17 @@ public final class LinkDriver {
 
     public init(options: LinkOptions) { self.options = options }
 
-    // State of one run.
+    /// Every run starts from nothing: its state lives in a `LinkRun` made for it.
+    public func run() throws -> LinkSummary {
+        var run = LinkRun(options: options, onPass: onPass)
+        return try run.execute()
+    }
+}
+
+/// One run of the loop and everything it accumulates.
+struct LinkRun {
+    let options: LinkOptions
+    let onPass: (PassReport) -> Void
     var work = ""
     var arch: Architecture = .x86_64
     var reservation: TableReservation?
@@ -35,19 +46,47 @@ public final class LinkDriver {
     var links = 0
     var patches = 0
     var linkSeconds = 0.0
-    var seenShapes: [[Int]: Int] = [:]
-    var plainRelinks = 0
-    var keepArtifacts = false
+    var lastLinkSeconds = 0.0
+    var generatorSeconds = 0.0
+    var cycles = CycleWatch()
     var previousNames: [UInt64: Int]?
 
+    init(options: LinkOptions, onPass: @escaping (PassReport) -> Void) {
+        self.options = options
+        self.onPass = onPass
+    }
+
+    /// A table linked into an image.
     struct Linked {
         var table: KallsymsTable
         var layout: BinaryLayout
         var image: String
-        var bareSize: Int
+        /// The table's own layout, without reserved room.
+        var bare: BinaryLayout
+        /// The address of its first label, once the image has been listed.
+        var tableStart: UInt64?
     }
 
-    public func run() throws -> LinkSummary {
+    /// An image read back: its symbols and the table they give.
+    struct Examined {
+        var pass: Int
+        var listing: NMListing
+        var map: SymbolList
+        var table: KallsymsTable
+        var bare: BinaryLayout
+        var added: Int
+        var removed: Int
+        var stubs: Int
+    }
+
+    /// What a pass does with the table it generated, laid out as it would be linked or patched.
+    enum Step {
+        case fixedPoint(BinaryLayout)
+        case patch(BinaryLayout)
+        case link(BinaryLayout)
+    }
+
+    mutating func execute() throws -> LinkSummary {
         let start = Date()
         try prepareWorkDirectory()
         do {
@@ -72,115 +111,60 @@ public final class LinkDriver {
         return work
     }
 
-    func loop(start: Date) throws -> LinkSummary {
+    mutating func loop(start: Date) throws -> LinkSummary {
         arch = try options.arch ?? LinkInputs.architecture(of: options.command)
-        var generatorTime = 0.0
+        var linked = try linkEmptyTable()
+        var previous: Linked?
+        var pass = 1
+        while true {
+            let t0 = Date()
+            let seen = try examine(&linked, pass: pass)
+            if pass == 1 && reservation == nil { reserveFromOptions(seen.bare) }
+            let step = decide(seen, linked: linked, previous: previous)
+            generatorSeconds += Date().timeIntervalSince(t0)
+            switch step {
+            case .fixedPoint(let padded):
+                report(seen, "fixed point", padded)
+                return try finish(linked, seen, start: start)
+            case .patch(let padded):
+                let image = try ImagePatch.write(padded, over: linked, listing: seen.listing)
+                patches += 1
+                linked = Linked(table: seen.table, layout: padded, image: image, bare: seen.bare)
+                report(seen, "patch", padded)
+                return try finish(linked, seen, start: start)
+            case .link(let padded):
+                guard links < options.maxLinks else {
+                    throw LinkFailure(
+                        message: "kallsyms data did not converge in \(options.maxLinks) links (--max-passes)",
+                        explanation: MapExplainer.explain(linked.table.symbols, seen.table.symbols), exitCode: 1)
+                }
+                previous = linked
+                cycles.linked(linked.layout.shape, pass: pass - 1)
+                linked = try link(seen.table, layout: padded, bare: seen.bare, pass: pass)
+                report(seen, "link", padded, note: notes.last.flatMap { $0.hasPrefix("pass \(pass):") ? $0 : nil })
+                pass += 1
+            }
+        }
+    }
 
-        // Pass 0: the empty table, with reserved room when it is estimated from the inputs.
-        var note0: String?
+    /// Pass 0: the empty table, with reserved room when it is estimated from the inputs.
+    mutating func linkEmptyTable() throws -> Linked {
+        var note: String?
         if options.reserve == .auto, let estimate = try LinkInputs.estimateReservation(
             command: options.command, options: options.generator, filter: options.filter, arch: arch)
         {
             reservation = estimate.reservation
-            note0 = "room reserved for the table of \(estimate.symbols) input symbols (\(estimate.objects) objects)"
-            notes.append(note0!)
+            note = "room reserved for the table of \(estimate.symbols) input symbols (\(estimate.objects) objects)"
+            notes.append(note!)
         }
         let empty = try emptyTable()
-        var linked = try link(table: empty, pass: 0)
+        let bare = BinaryLayout(empty, arch: arch)
+        let linked = try link(empty, layout: BinaryLayout(empty, arch: arch, reservation: reservation), bare: bare, pass: 0)
         report(
             PassReport(
-                pass: 0, action: "link", symbols: 0, sectionBytes: linked.layout.bytes.count, tableBytes: linked.bareSize,
-                newSymbols: 0, removedSymbols: 0, stubSymbols: 0, linkSeconds: lastLinkSeconds, note: note0))
-        var previousLinked: Linked?
-
-        var pass = 1
-        while true {
-            let t0 = Date()
-            let listing = try readListing(linked.image)
-            let map = options.filter.apply(listing.symbols, addressWidth: listing.addressWidth)
-            let table = try KallsymsGenerator.generate(symbols: map, options: options.generator)
-            let (added, removed) = nameChanges(map)
-            let stubs = LinkerStubs.count(listing.symbols)
-            let bare = BinaryLayout(table, arch: arch)
-
-            // Reservations that start from the first full table.
-            if pass == 1 && reservation == nil {
-                if case .bytes(let n) = options.reserve {
-                    reservation = Reservations.spread(n, over: bare)
-                    notes.append("reserved \(n) bytes beyond the first table")
-                } else if options.reserve == .auto {
-                    reservation = Reservations.spread(Reservations.defaultMargin(bare), over: bare)
-                    notes.append("inputs not readable as objects: reserved room from the first table")
-                } else if let slack = options.slack {
-                    reservation = TableReservation(sectionSize: bare.bytes.count + slack)
-                }
-            }
-            var padded = BinaryLayout(table, arch: arch, reservation: reservation)
-            generatorTime += Date().timeIntervalSince(t0)
-
-            func passReport(_ action: String, _ layout: BinaryLayout, note: String? = nil) -> PassReport {
-                PassReport(
-                    pass: pass, action: action, symbols: table.numSyms, sectionBytes: layout.bytes.count,
-                    tableBytes: bare.bytes.count, newSymbols: added, removedSymbols: removed, stubSymbols: stubs,
-                    linkSeconds: action == "link" ? lastLinkSeconds : 0, note: note)
-            }
-
-            // The fixed point: the table generated from the image is the one linked into it.
-            if padded.bytes == linked.layout.bytes && padded.relocations == linked.layout.relocations {
-                report(passReport("fixed point", padded))
-                return try finish(linked, table: table, listing: listing, map: map, start: start, ourTime: generatorTime)
-            }
-
-            // A table that does not fit its room grows the room.
-            if let r = reservation, !BinaryLayout.fits(table, arch: arch, r) {
-                let grown = Reservations.grow(r, toFit: bare, previous: linked.layout)
-                reservation = grown
-                padded = BinaryLayout(table, arch: arch, reservation: grown)
-                notes.append("pass \(pass): the table outgrew its reserved room; section grown to \(padded.bytes.count) bytes")
-            }
-
-            // Same layout: nothing after the table moves, so writing it in place is a fixed point.
-            if padded.shape == linked.layout.shape && (options.patch || reservation != nil) {
-                let patchedImage = try patchImage(linked, with: padded, listing: listing)
-                patches += 1
-                linked = Linked(table: table, layout: padded, image: patchedImage, bareSize: bare.bytes.count)
-                report(passReport("patch", padded))
-                return try finish(linked, table: table, listing: listing, map: map, start: start, ourTime: generatorTime)
-            }
-
-            // Plain iteration while it looks like it settles; room once it does not.
-            if reservation == nil && pass >= 2 && padded.shape != linked.layout.shape {
-                plainRelinks += 1
-                var why: String?
-                if let seen = seenShapes[padded.shape] {
-                    why = "a cycle: this layout was linked in pass \(seen)"
-                } else if plainRelinks > options.plainPasses {
-                    why =
-                        options.plainPasses == 0
-                        ? "the table changed the image's symbols (\(linked.bareSize) -> \(bare.bytes.count) bytes)"
-                        : "the layout still changes after \(options.plainPasses) plain relinks"
-                }
-                if let why {
-                    let r = Reservations.fromGrowth(
-                        table: bare, linked: linked.layout, before: previousLinked?.layout, arch: arch)
-                    reservation = r
-                    padded = BinaryLayout(table, arch: arch, reservation: r)
-                    notes.append("pass \(pass): \(why); reserving room: section \(padded.bytes.count) bytes")
-                }
-            }
-
-            guard links < options.maxLinks else {
-                keepArtifacts = true
-                throw LinkFailure(
-                    message: "kallsyms data did not converge in \(options.maxLinks) links (--max-passes)",
-                    explanation: explainChange(from: linked.table, to: table), exitCode: 1)
-            }
-            previousLinked = linked
-            seenShapes[linked.layout.shape] = pass - 1
-            linked = try link(table: table, layout: padded, pass: pass)
-            report(passReport("link", padded, note: notes.last.flatMap { $0.hasPrefix("pass \(pass):") ? $0 : nil }))
-            pass += 1
-        }
+                pass: 0, action: "link", symbols: 0, sectionBytes: linked.layout.bytes.count, tableBytes: bare.bytes.count,
+                newSymbols: 0, removedSymbols: 0, stubSymbols: 0, linkSeconds: lastLinkSeconds, note: note))
+        return linked
     }
 
     /// The empty table of pass 0. 6.1's generator refuses an empty map (its own link leaves the
@@ -199,12 +183,100 @@ public final class LinkDriver {
         return t
     }
 
+    /// Lists `linked`'s image and generates the table its symbols give; notes where the table
+    /// sits in it.
+    mutating func examine(_ linked: inout Linked, pass: Int) throws -> Examined {
+        let listing = try ELFSymbolSource.listing(path: linked.image)
+        let map = options.filter.apply(listing.symbols, addressWidth: listing.addressWidth)
+        let table = try KallsymsGenerator.generate(symbols: map, options: options.generator)
+        let (added, removed) = nameChanges(map)
+        if let first = linked.layout.labels.min(by: { $0.offset < $1.offset }) {
+            linked.tableStart = ImagePatch.address(of: first.name, in: listing)
+        }
+        return Examined(
+            pass: pass, listing: listing, map: map, table: table, bare: BinaryLayout(table, arch: arch), added: added,
+            removed: removed, stubs: LinkerStubs.count(listing.symbols))
+    }
+
+    // MARK: - Policy
+
+    /// Reservations that start from the first full table.
+    mutating func reserveFromOptions(_ bare: BinaryLayout) {
+        if case .bytes(let n) = options.reserve {
+            reservation = Reservations.spread(n, over: bare)
+            notes.append("reserved \(n) bytes beyond the first table")
+        } else if options.reserve == .auto {
+            reservation = Reservations.spread(Reservations.defaultMargin(bare), over: bare)
+            notes.append("inputs not readable as objects: reserved room from the first table")
+        } else if let slack = options.slack {
+            reservation = TableReservation(sectionSize: bare.bytes.count + slack)
+        }
+    }
+
+    /// Fixed point, patch or relink — and room reserved or grown on the way.
+    mutating func decide(_ seen: Examined, linked: Linked, previous: Linked?) -> Step {
+        let pass = seen.pass
+        var padded = BinaryLayout(seen.table, arch: arch, reservation: reservation)
+
+        // The fixed point: the table generated from the image is the one linked into it.
+        if padded.bytes == linked.layout.bytes && padded.relocations == linked.layout.relocations {
+            return .fixedPoint(padded)
+        }
+
+        // A table that does not fit its room grows the room.
+        if let r = reservation, !BinaryLayout.fits(seen.table, arch: arch, r) {
+            // Room reserved in pass 0 (--reserve auto) was sized for a table not linked yet: no
+            // growth to go by and no margin to double, only the overflow.
+            let anticipated = previous.map { anticipate(seen, linked: linked, previous: $0).0 }
+            reservation = Reservations.grow(
+                r, toFit: seen.bare, linked: previous == nil ? nil : linked.bare,
+                anticipated: anticipated ?? TableReservation())
+            padded = BinaryLayout(seen.table, arch: arch, reservation: reservation)
+            notes.append("pass \(pass): the table outgrew its reserved room; section grown to \(padded.bytes.count) bytes")
+        }
+
+        // Same layout: nothing after the table moves, so writing it in place is a fixed point.
+        if padded.shape == linked.layout.shape && (options.patch || reservation != nil) { return .patch(padded) }
+
+        // Plain iteration while it looks like it settles; room once it does not.
+        if reservation == nil && pass >= 2 && padded.shape != linked.layout.shape, let previous,
+            let why = cycles.reasonToReserve(
+                padded.shape, plainPasses: options.plainPasses, from: linked.bare.bytes.count, to: seen.bare.bytes.count)
+        {
+            let (r, how) = anticipate(seen, linked: linked, previous: previous)
+            reservation = r
+            padded = BinaryLayout(seen.table, arch: arch, reservation: r)
+            notes.append("pass \(pass): \(why); reserving room\(how): section \(padded.bytes.count) bytes")
+        }
+        return .link(padded)
+    }
+
+    /// Room for the table `seen` and the growth still to come, from how it grew since the table
+    /// linked into its image, which moved the code by the difference between `linked`'s section
+    /// and `previous`'s; the words say which model sized it.
+    func anticipate(_ seen: Examined, linked: Linked, previous: Linked) -> (TableReservation, String) {
+        var growth: [KallsymsArray: Int] = [:]
+        for l in Reservations.variableArrays(seen.bare) { growth[l.array] = l.size }
+        for l in Reservations.variableArrays(linked.bare) { growth[l.array, default: 0] -= l.size }
+        let g = Reservations.Growth(
+            table: seen.bare, growth: growth, moved: linked.layout.bytes.count - previous.layout.bytes.count)
+        if let before = reach(previous), let now = reach(linked),
+            let r = Reservations.fromBranches(g, before: before, now: now, linkedSection: linked.layout.bytes.count)
+        {
+            return (r, " for the calls still in branch range")
+        }
+        return (Reservations.fromGrowth(g), "")
+    }
+
+    func reach(_ linked: Linked) -> BranchReach? {
+        guard let start = linked.tableStart else { return nil }
+        return BranchReach.scan(
+            image: linked.image, arch: arch, tableStart: start, tableEnd: start + UInt64(linked.layout.bytes.count))
+    }
+
     // MARK: - Passes
 
-    var lastLinkSeconds = 0.0
-
-    func link(table: KallsymsTable, layout: BinaryLayout? = nil, pass: Int) throws -> Linked {
-        let layout = layout ?? BinaryLayout(table, arch: arch, reservation: reservation)
+    mutating func link(_ table: KallsymsTable, layout: BinaryLayout, bare: BinaryLayout, pass: Int) throws -> Linked {
         let object = "\(work)/pass\(pass).kallsyms.o"
         try FileIO.writeAtomically(object, bytes: ObjectEmitter.object(layout, arch: arch))
         let out = "\(work)/pass\(pass).out"
@@ -217,7 +289,6 @@ public final class LinkDriver {
         linkSeconds += lastLinkSeconds
         links += 1
         guard result.status == 0 else {
-            keepArtifacts = true
             throw LinkFailure(
                 message: "link command failed in pass \(pass) with status \(result.status): \(args.joined(separator: " "))",
                 explanation: String(decoding: result.stderr.suffix(4000), as: UTF8.self), exitCode: 2)
@@ -225,16 +296,12 @@ public final class LinkDriver {
         guard FileManager.default.fileExists(atPath: out) else {
             throw LinkFailure(message: "the link command did not write {out} (\(out)) in pass \(pass)", exitCode: 2)
         }
-        return Linked(table: table, layout: layout, image: out, bareSize: BinaryLayout(table, arch: arch).bytes.count)
-    }
-
-    func readListing(_ path: String) throws -> NMListing {
-        try ELFSymbolSource.listing(path: path)
+        return Linked(table: table, layout: layout, image: out, bare: bare)
     }
 
     /// Names that appeared and disappeared since the previous pass, counted as multisets of
     /// 64-bit FNV-1a hashes of the names (a report figure: a collision would only miscount).
-    func nameChanges(_ map: SymbolList) -> (Int, Int) {
+    mutating func nameChanges(_ map: SymbolList) -> (Int, Int) {
         var counts: [UInt64: Int] = [:]
         counts.reserveCapacity(map.count)
         map.bytes.withUnsafeBufferPointer { b in
@@ -253,123 +320,42 @@ public final class LinkDriver {
         return (added, removed)
     }
 
-    func report(_ r: PassReport) {
+    // MARK: - Reporting
+
+    mutating func report(_ r: PassReport) {
         passes.append(r)
         onPass(r)
     }
 
-    /// Writes `layout` over the table linked into `linked.image`, after checking that the bytes
-    /// there are exactly the table that was linked (so nothing else is ever overwritten).
-    func patchImage(_ linked: Linked, with layout: BinaryLayout, listing: NMListing) throws -> String {
-        var bytes = try FileIO.read(linked.image)
-        let elf = try ELFFile(bytes)
-        let first = linked.layout.labels.min { $0.offset < $1.offset }!
-        guard let start = address(of: first.name, in: listing), let text = address(of: "_text", in: listing) else {
-            throw LinkFailure(message: "cannot patch: \(first.name) or _text is missing from the image", exitCode: 2)
-        }
-        guard let offset = Self.fileOffset(of: start, size: layout.bytes.count, in: elf) else {
-            throw LinkFailure(message: "cannot patch: the table at 0x\(String(start, radix: 16)) is not in the file", exitCode: 2)
-        }
-        let old = linked.layout.resolvedBytes(textAddress: text)
-        guard Array(bytes[offset ..< offset + old.count]) == old else {
-            throw LinkFailure(
-                message: "cannot patch: the bytes at file offset \(offset) are not the table that was linked", exitCode: 2)
-        }
-        let new = layout.resolvedBytes(textAddress: text)
-        bytes.replaceSubrange(offset ..< offset + new.count, with: new)
-        let path = linked.image + ".patched"
-        try FileIO.writeAtomically(path, bytes: bytes, mode: Self.mode(of: linked.image))
-        return path
-    }
-
-    func address(of name: String, in listing: NMListing) -> UInt64? {
-        let wanted = Array(name.utf8)
-        let s = listing.symbols
-        for i in 0 ..< s.count where s.nameLength(i) == wanted.count && s.name(i).elementsEqual(wanted) {
-            if !NMListing.isUndefined(s.type(i)) { return s.addresses[i] }
-        }
-        return nil
-    }
-
-    static func fileOffset(of address: UInt64, size: Int, in elf: ELFFile) -> Int? {
-        for s in elf.sections where s.type != .nobits && s.flags.contains(.alloc) {
-            if address >= s.address, address - s.address + UInt64(size) <= s.size {
-                return Int(s.offset + (address - s.address))
-            }
-        }
-        return nil
-    }
-
-    static func mode(of path: String) -> mode_t {
-        var st = stat()
-        return stat(path, &st) == 0 ? st.st_mode & 0o7777 : 0o755
+    mutating func report(_ seen: Examined, _ action: String, _ layout: BinaryLayout, note: String? = nil) {
+        report(
+            PassReport(
+                pass: seen.pass, action: action, symbols: seen.table.numSyms, sectionBytes: layout.bytes.count,
+                tableBytes: seen.bare.bytes.count, newSymbols: seen.added, removedSymbols: seen.removed,
+                stubSymbols: seen.stubs, linkSeconds: action == "link" ? lastLinkSeconds : 0, note: note))
     }
 
     // MARK: - Verification and output
 
-    func finish(
-        _ linked: Linked, table: KallsymsTable, listing: NMListing, map: SymbolList, start: Date, ourTime: Double
-    ) throws -> LinkSummary {
+    mutating func finish(_ linked: Linked, _ seen: Examined, start: Date) throws -> LinkSummary {
         let t0 = Date()
         let bytes = try FileIO.read(linked.image)
-        try verify(bytes, expected: table, path: linked.image)
+        try Verification.check(bytes, expected: seen.table)
         if let mapOutput = options.mapOutput {
-            try FileIO.writeAtomically(mapOutput, bytes: NMListing.text(map, addressWidth: listing.addressWidth))
+            try FileIO.writeAtomically(mapOutput, bytes: NMListing.text(seen.map, addressWidth: seen.listing.addressWidth))
         }
-        try FileIO.writeAtomically(options.output, bytes: bytes, mode: Self.mode(of: linked.image))
-        let verifyTime = Date().timeIntervalSince(t0)
-        let bare = BinaryLayout(table, arch: arch).bytes.count
+        try FileIO.writeAtomically(options.output, bytes: bytes, mode: ImagePatch.mode(of: linked.image))
+        let verifySeconds = Date().timeIntervalSince(t0)
+        let bare = seen.bare.bytes.count
         return LinkSummary(
             output: options.output, converged: true, verified: true, links: links, patches: patches, passes: passes,
-            symbols: table.numSyms, tableBytes: bare, sectionBytes: linked.layout.bytes.count,
+            symbols: seen.table.numSyms, tableBytes: bare, sectionBytes: linked.layout.bytes.count,
             unusedReservedBytes: linked.layout.bytes.count - bare, reservation: reservation, linkSeconds: linkSeconds,
-            kallsymsSeconds: ourTime + verifyTime, totalSeconds: Date().timeIntervalSince(start), notes: notes,
+            kallsymsSeconds: generatorSeconds + verifySeconds, totalSeconds: Date().timeIntervalSince(start), notes: notes,
             artifacts: options.keepTemps ? work : nil)
     }
 
-    /// Decodes the table inside the image with the reader and compares it, entry by entry and
-    /// array by array, with the table the image's own symbols give.
-    func verify(_ bytes: [UInt8], expected: KallsymsTable, path: String) throws {
-        let image: KernelImage
-        do {
-            image = try KernelImage.read(bytes: bytes)
-        } catch let e as KallsymsError {
-            keepArtifacts = true
-            throw LinkFailure(
-                message: "Inconsistent kallsyms data: the final image's table cannot be read back (\(e.message))",
-                exitCode: 1)
-        }
-        let found = image.table
-        var problems: [String] = []
-        if found.names != expected.names { problems.append("\(KallsymsArray.names) differ") }
-        if found.markers != expected.markers { problems.append("\(KallsymsArray.markers) differ") }
-        if found.tokenTable != expected.tokenTable { problems.append("\(KallsymsArray.tokenTable) differs") }
-        if found.tokenIndex != expected.tokenIndex { problems.append("\(KallsymsArray.tokenIndex) differs") }
-        if found.seqsOfNames != expected.seqsOfNames { problems.append("\(KallsymsArray.seqsOfNames) differs") }
-        if TableDecoder.addresses(found.addressEncoding, textAddress: found.textAddress)
-            != TableDecoder.addresses(expected.addressEncoding, textAddress: expected.textAddress)
-        {
-            problems.append("addresses differ")
-        }
-        if found.symbols != expected.symbols { problems.append("decoded entries differ") }
-        guard problems.isEmpty else {
-            keepArtifacts = true
-            throw LinkFailure(
-                message: "Inconsistent kallsyms data: " + problems.joined(separator: ", "),
-                explanation: explainMismatch(linkedIn: found.symbols, fromImage: expected.symbols), exitCode: 1)
-        }
-    }
-
-    func explainChange(from a: KallsymsTable, to b: KallsymsTable) -> String {
-        explainMismatch(linkedIn: a.symbols, fromImage: b.symbols)
-    }
-
-    /// What `kallsyms diff` says about the two symbol lists.
-    func explainMismatch(linkedIn: SymbolList, fromImage: SymbolList) -> String {
-        MapExplainer.explain(linkedIn, fromImage)
-    }
-
-    func prepareWorkDirectory() throws {
+    mutating func prepareWorkDirectory() throws {
         if let w = options.workDirectory {
             try FileManager.default.createDirectory(atPath: w, withIntermediateDirectories: true)
             work = w
@@ -381,5 +367,25 @@ public final class LinkDriver {
             throw KallsymsError(.io, "cannot create a work directory next to the output", file: options.output)
         }
         work = String(cString: template)
+    }
+}
+
+/// When plain iteration stops looking like it settles: a layout seen before (a cycle), or more
+/// relinks that changed the layout than `--plain-passes` allows.
+struct CycleWatch {
+    var seenShapes: [[Int]: Int] = [:]
+    var plainRelinks = 0
+
+    mutating func linked(_ shape: [Int], pass: Int) { seenShapes[shape] = pass }
+
+    /// Called for each plain relink that would change the layout to `shape`; the reason to
+    /// reserve room instead, or nil to relink plainly.
+    mutating func reasonToReserve(_ shape: [Int], plainPasses: Int, from: Int, to: Int) -> String? {
+        plainRelinks += 1
+        if let seen = seenShapes[shape] { return "a cycle: this layout was linked in pass \(seen)" }
+        guard plainRelinks > plainPasses else { return nil }
+        return plainPasses == 0
+            ? "the table changed the image's symbols (\(from) -> \(to) bytes)"
+            : "the layout still changes after \(plainPasses) plain relinks"
     }
 }

@@ -110,7 +110,6 @@ public struct LinkFailure: Error, CustomStringConvertible, Sendable {
     public var artifacts: String?
     /// 1 for an inconsistency or no convergence, 2 for a failed link or bad input.
     public var exitCode: Int32
-    public var summary: LinkSummary?
 
     public var description: String {
         var s = message

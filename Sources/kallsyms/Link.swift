@@ -81,7 +81,6 @@ struct Link: ParsableCommand {
             let summary = try driver.run()
             writeStdout(json ? LinkReport.json(summary) : LinkReport.summary(summary))
         } catch let failure as LinkFailure {
-            if json, let s = failure.summary { writeStdout(LinkReport.json(s)) }
             printError("kallsyms: " + failure.description)
             throw ExitCode(failure.exitCode)
         }

@@ -111,6 +111,24 @@ import Testing
         #expect(FileManager.default.contentsEqual(atPath: "\(dir)/fw3", andPath: "\(dir)/fw5"))
     }
 
+    /// A driver run twice does the same thing twice: nothing of the first run (its room, its
+    /// links, the layouts and names it saw) reaches the second.
+    @Test func aSecondRunStartsFresh() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let command = try firmwareCommand(dir)
+        var o = LinkOptions(command: command, output: "\(dir)/fw", generator: GeneratorOptions(format: .linux612))
+        o.reserve = .bytes(1024)
+        let driver = LinkDriver(options: o)
+        let first = try driver.run()
+        let second = try driver.run()
+        func shape(_ s: LinkSummary) -> [String] {
+            s.passes.map { "\($0.pass) \($0.action) \($0.sectionBytes) \($0.tableBytes) +\($0.newSymbols)/-\($0.removedSymbols)" }
+        }
+        #expect(first.links == 2 && second.links == 2 && second.patches == 1)
+        #expect(shape(first) == shape(second) && first.notes == second.notes && first.reservation == second.reservation)
+    }
+
     func addressOf(_ name: String, _ listing: NMListing) -> UInt64? {
         let s = listing.symbols
         return (0 ..< s.count).first { s.nameString($0) == name }.map { s.addresses[$0] }
@@ -150,6 +168,13 @@ import Testing
         // The pass maps agree with the kernel's own pipeline on the same images.
         #expect(kernelText.contains("pass 1: \(ours.passes[1].symbols) symbols"))
         #expect(kernelText.contains("pass 2: \(ours.passes[2].symbols) symbols"))
+
+        // --reserve auto: the estimate from the inputs knows nothing of the stubs; the overflow
+        // grows the room by what it overflowed (pass 0's empty table gives no margin to double
+        // and no growth to go by), and the next table fits.
+        let auto = try run(command, output: "\(dir)/auto", generator: all) { $0.reserve = .auto }
+        #expect(auto.links == 2 && auto.patches == 1 && auto.unusedReservedBytes < auto.tableBytes / 4)
+        #expect(auto.notes.contains { $0.contains("outgrew its reserved room") })
 
         // Plain iteration does reach a fixed point here, but only after many links.
         let plain = try run(command, output: "\(dir)/plain", generator: all) {
