@@ -21,12 +21,12 @@ enum ImagePatch {
         guard let offset = fileOffset(of: start, size: layout.bytes.count, in: elf) else {
             throw LinkFailure(message: "cannot patch: the table at 0x\(String(start, radix: 16)) is not in the file", exitCode: 2)
         }
-        let old = linked.layout.resolvedBytes(textAddress: text)
+        let old = linked.layout.resolvedBytes(textAddress: text, at: start)
         guard Array(bytes[offset ..< offset + old.count]) == old else {
             throw LinkFailure(
                 message: "cannot patch: the bytes at file offset \(offset) are not the table that was linked", exitCode: 2)
         }
-        let new = layout.resolvedBytes(textAddress: text)
+        let new = layout.resolvedBytes(textAddress: text, at: start)
         bytes.replaceSubrange(offset ..< offset + new.count, with: new)
         let path = linked.image + ".patched"
         try FileIO.writeAtomically(path, bytes: bytes, mode: mode(of: linked.image))

@@ -171,6 +171,9 @@ struct LinkRun {
     /// `kallsyms_*` symbols weak and undefined instead), so the empty arrays are made with 6.12's
     /// rules and given the 6.1 encoding: with no symbols the two differ only in array order.
     func emptyTable() throws -> KallsymsTable {
+        guard options.generator.format == .linux61 else {
+            return try KallsymsGenerator.generate(symbols: SymbolList(), options: options.generator)
+        }
         var o = options.generator
         o.format = .linux612
         o.baseRelative = false
@@ -187,7 +190,11 @@ struct LinkRun {
     /// sits in it.
     mutating func examine(_ linked: inout Linked, pass: Int) throws -> Examined {
         let listing = try ELFSymbolSource.listing(path: linked.image)
-        let map = options.filter.apply(listing.symbols, addressWidth: listing.addressWidth)
+        // 7.3's generator reads the ELF itself, with mksysmap's rules built in.
+        let map =
+            options.generator.format.readsELF
+            ? try ELFSysmap.read(path: linked.image, exclude: options.filter.exclude, keep: options.filter.keep).symbols
+            : options.filter.apply(listing.symbols, addressWidth: listing.addressWidth)
         let table = try KallsymsGenerator.generate(symbols: map, options: options.generator)
         let (added, removed) = nameChanges(map)
         if let first = linked.layout.labels.min(by: { $0.offset < $1.offset }) {

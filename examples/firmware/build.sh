@@ -15,6 +15,8 @@ out="${FIRMWARE_OUT:-$root/.build/firmware}"
 mkdir -p "$out"
 cflags=(-O1 -fno-optimize-sibling-calls -fno-inline-functions-called-once -ffreestanding -fno-pic -fno-pie -fno-omit-frame-pointer -fno-stack-protector -fcf-protection=none
     -fno-asynchronous-unwind-tables -Wall -Werror)
+# The table's reader follows the format: place-relative entries from 7.0 with --pc-relative.
+case " $* " in *" --pc-relative "*) cflags+=(-DKALLSYMS_PC_RELATIVE) ;; esac
 for c in main kallsyms; do gcc "${cflags[@]}" -c "$here/$c.c" -o "$out/$c.o"; done
 gcc -c "$here/start.S" -o "$out/start.o"
 echo "== kallsyms link"

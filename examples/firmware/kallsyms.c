@@ -7,13 +7,21 @@ extern const unsigned int kallsyms_markers[];
 extern const char kallsyms_token_table[];
 extern const unsigned short kallsyms_token_index[];
 extern const int kallsyms_offsets[];
-extern const unsigned long kallsyms_relative_base;
 extern const unsigned char kallsyms_seqs_of_names[];
+#ifndef KALLSYMS_PC_RELATIVE
+extern const unsigned long kallsyms_relative_base;
+#endif
 extern const char _stext[], _etext[], _sinittext[], _einittext[];
 
+/* 7.0 and later with --pc-relative: each entry is relative to its own place; before 7.0 an
+ * unsigned offset from kallsyms_relative_base. */
 static unsigned long sym_address(unsigned int i)
 {
+#ifdef KALLSYMS_PC_RELATIVE
+	return (unsigned long)&kallsyms_offsets[i] + kallsyms_offsets[i];
+#else
 	return kallsyms_relative_base + (unsigned int)kallsyms_offsets[i];
+#endif
 }
 
 /* Expands the compressed name at names offset off; the first character (the type letter) is
