@@ -126,7 +126,7 @@ public enum ImageReport {
         lines.append("layout:        \(k.layout)")
         lines.append("symbols:       \(k.table.numSyms)")
         if case .offsets(_, let base, _) = k.table.addressEncoding {
-            lines.append("relative base: 0x\(String(base, radix: 16))")
+            lines.append("relative base: 0x\(String(base, radix: 16)) (\(k.layout.relativeBaseSource ?? "stored in the image"))")
         }
         if let t = k.table.address(of: "_text") { lines.append("_text:         0x\(String(t, radix: 16))") }
         if let first = k.symbols.addresses.first, let last = k.symbols.addresses.last {

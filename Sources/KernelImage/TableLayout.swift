@@ -38,9 +38,10 @@ public struct TableLayout: Sendable, Equatable, CustomStringConvertible {
     /// True when some name uses the 2-byte length prefix (6.1+ "big" names).
     public var twoByteLengthsSeen: Bool
     public var hasSeqsOfNames: Bool
-    /// True when `kallsyms_relative_base` was zero in the file and was recovered from the image's
-    /// relocations (arm64 relocatable kernels) or from the caller.
-    public var relativeBaseRecovered: Bool = false
+    /// Where `kallsyms_relative_base` came from when the file holds zero there (relocatable
+    /// kernels fill it in at boot): the relocation record that targets it. Nil: stored.
+    public var relativeBaseSource: String?
+    public var relativeBaseRecovered: Bool { relativeBaseSource != nil }
 
     /// File offsets (within the decoded image bytes) of each array; nil when absent.
     public var numSymsOffset: Int

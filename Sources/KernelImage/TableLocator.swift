@@ -14,18 +14,18 @@ public struct ScanHints: Sendable {
     /// The address of file offset 0 for raw images (arm64 `Image`: `_text`), used only when the
     /// table does not carry absolute addresses itself.
     public var imageBase: UInt64?
-    /// R_*_RELATIVE relocations of the image, for kernels whose tables are filled in at boot.
-    public var relocationType: UInt32?
+    /// The architecture, when known: only its relocation records are looked for.
+    public var architecture: String?
 
     public init(
         littleEndian: Bool? = nil, pointerSize: Int? = nil, addressOfOffset: (@Sendable (Int) -> UInt64?)? = nil,
-        imageBase: UInt64? = nil, relocationType: UInt32? = nil
+        imageBase: UInt64? = nil, architecture: String? = nil
     ) {
         self.littleEndian = littleEndian
         self.pointerSize = pointerSize
         self.addressOfOffset = addressOfOffset
         self.imageBase = imageBase
-        self.relocationType = relocationType
+        self.architecture = architecture
     }
 }
 
@@ -260,7 +260,7 @@ public enum TableLocator {
         var encoding: AddressEncoding
         var addresses: [UInt64]
         var relativeBaseOffset: Int?
-        var relativeBaseRecovered: Bool
+        var relativeBaseSource: String?
         var afterEnd: Int
     }
 
@@ -293,39 +293,23 @@ public enum TableLocator {
         return (0 ..< n).map { r.u32(o + 4 * $0) }
     }
 
-    /// The R_*_RELATIVE relocations of an image: one run of 24-byte RELA entries (stray matches
-    /// elsewhere are ignored).
-    static func relativeRelocations(_ r: Reader, type: UInt32) -> [(target: UInt64, addend: UInt64)] {
-        let b = r.b
-        var entries: [(target: UInt64, addend: UInt64)] = []
-        var run: [(target: UInt64, addend: UInt64)] = []
-        var i = 0
-        while i + 24 <= b.count {
-            if r.u64(i + 8) == UInt64(type) {
-                run.append((r.u64(i), r.u64(i + 16)))
-                i += 24
-            } else {
-                if run.count > entries.count { entries = run }
-                run.removeAll(keepingCapacity: true)
-                i += 8
-            }
+    /// The value of a relative base stored as zero: relocatable kernels (arm64, s390x, ...) are
+    /// linked so that the word is filled in at boot from the relocation record that targets it
+    /// (ImageRelocations). With a load address the record is found exactly. Without one, every
+    /// record that implies a 64 KiB-aligned image base containing all targets is a candidate,
+    /// and the right one is the base under which the most decoded symbol addresses are
+    /// themselves relocation values (pointers in the image point at symbol starts).
+    static func relocatedBase(at o: Int, words: [UInt32], _ r: Reader, hints: ScanHints) -> (UInt64, String)? {
+        guard let relocations = r.relocations.table(littleEndian: r.le, { ImageRelocations.scan(r, architecture: hints.architecture) }) else {
+            return nil
         }
-        if run.count > entries.count { entries = run }
-        return entries
-    }
-
-    /// The value of a relative base stored as zero (arm64 relocatable kernels are linked with
-    /// --no-apply-dynamic-relocs, so the word is filled in at boot from the RELA entry that
-    /// targets it). With a load address the entry is found exactly. Without one, every entry that
-    /// implies a 64 KiB-aligned image base containing all targets is a candidate, and the right
-    /// one is the base under which the most decoded symbol addresses are themselves relocation
-    /// values (function pointers in the image point at symbol starts).
-    static func relocatedBase(at o: Int, words: [UInt32], _ r: Reader, hints: ScanHints) -> UInt64? {
-        guard let type = hints.relocationType, r.le else { return nil }
-        let entries = r.relocations.entries { relativeRelocations(r, type: type) }
-        guard !entries.isEmpty else { return nil }
+        let entries = relocations.entries
+        func source(_ e: ImageRelocations.Entry, _ base: UInt64) -> String {
+            "from the image's \(relocations.name(e)) record for the word at 0x\(String(e.target, radix: 16))"
+        }
         if let at = hints.addressOfOffset?(o) {
-            return entries.first { $0.target == at }?.addend
+            guard let e = entries.first(where: { $0.target == at }), let v = e.value else { return nil }
+            return (v, source(e, v))
         }
         var lowest = UInt64.max
         var highest = UInt64.min
@@ -333,23 +317,25 @@ public enum TableLocator {
             lowest = min(lowest, e.target)
             highest = max(highest, e.target)
         }
-        var candidates = Set<UInt64>()
+        var candidates: [UInt64: ImageRelocations.Entry] = [:]
         for e in entries where e.target >= UInt64(o) {
             let base = e.target - UInt64(o)
-            guard base & 0xFFFF == 0, base <= lowest, highest - base < UInt64(r.b.count), e.addend >= base else { continue }
-            candidates.insert(e.addend)
+            guard base & 0xFFFF == 0, base <= lowest, highest - base < UInt64(r.b.count), let v = e.value, v >= base else {
+                continue
+            }
+            candidates[v] = e
         }
         guard !candidates.isEmpty else { return nil }
-        if candidates.count == 1 { return candidates.first }
-        let addends = Set(entries.map(\.addend))
-        var scored = candidates.map { base -> (UInt64, Int) in
+        if candidates.count == 1, let (v, e) = candidates.first { return (v, source(e, v)) }
+        let values = Set(entries.compactMap(\.value))
+        var scored = candidates.keys.map { base -> (UInt64, Int) in
             var hits = 0
-            for w in words where addends.contains(base &+ UInt64(w)) { hits += 1 }
+            for w in words where values.contains(base &+ UInt64(w)) { hits += 1 }
             return (base, hits)
         }
         scored.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
         guard scored[0].1 >= max(16, words.count / 100), scored[0].1 >= 2 * scored[1].1 else { return nil }
-        return scored[0].0
+        return (scored[0].0, source(candidates[scored[0].0]!, scored[0].0))
     }
 
     /// Addresses for the 6.4+ order: right after the token index. Tried in turn: offsets +
@@ -379,10 +365,10 @@ public enum TableLocator {
                     guard r.ok(rb, ptr), r.zeros(endOffsets, rb) else { break }
                     guard aligned(rb, ptr, hints) else { continue }
                     var base = r.word(rb, ptr)
-                    var recovered = false
-                    if base == 0, let fixed = relocatedBase(at: rb, words: w, r, hints: hints) {
+                    var recovered: String?
+                    if base == 0, let (fixed, source) = relocatedBase(at: rb, words: w, r, hints: hints) {
                         base = fixed
-                        recovered = true
+                        recovered = source
                     }
                     guard let (kind, addrs) = offsetInterpretations(w, base: base, pointerSize: ptr),
                         let (so, s) = seqsAfter(rb + ptr)
@@ -390,7 +376,7 @@ public enum TableLocator {
                     let hit = AddressHit(
                         kind: kind, offset: o,
                         encoding: .offsets(w, relativeBase: base, absolutePercpu: kind == .absolutePercpu),
-                        addresses: addrs, relativeBaseOffset: rb, relativeBaseRecovered: recovered, afterEnd: rb + ptr)
+                        addresses: addrs, relativeBaseOffset: rb, relativeBaseSource: recovered, afterEnd: rb + ptr)
                     return (hit, so, s)
                 }
                 if r.ok(o, ptr * n) {
@@ -398,7 +384,7 @@ public enum TableLocator {
                     if sorted(a), a.last != 0, let (so, s) = seqsAfter(o + ptr * n) {
                         let hit = AddressHit(
                             kind: .absolute, offset: o, encoding: .addresses(a, absolute: []), addresses: a,
-                            relativeBaseOffset: nil, relativeBaseRecovered: false, afterEnd: o + ptr * n)
+                            relativeBaseOffset: nil, relativeBaseSource: nil, afterEnd: o + ptr * n)
                         return (hit, so, s)
                     }
                 }
@@ -412,7 +398,7 @@ public enum TableLocator {
                 if sorted(addrs), let (so, s) = seqsAfter(endOffsets) {
                     let hit = AddressHit(
                         kind: .placeRelative, offset: o, encoding: .addresses(addrs, absolute: []), addresses: addrs,
-                        relativeBaseOffset: nil, relativeBaseRecovered: false, afterEnd: endOffsets)
+                        relativeBaseOffset: nil, relativeBaseSource: nil, afterEnd: endOffsets)
                     return (hit, so, s)
                 }
             }
@@ -435,16 +421,16 @@ public enum TableLocator {
                     let o = oe - 4 * n
                     guard o >= 0, aligned(o, ptr, hints), let w = words(o, n, r) else { continue }
                     var base = stored
-                    var recovered = false
-                    if base == 0, let fixed = relocatedBase(at: rb, words: w, r, hints: hints) {
+                    var recovered: String?
+                    if base == 0, let (fixed, source) = relocatedBase(at: rb, words: w, r, hints: hints) {
                         base = fixed
-                        recovered = true
+                        recovered = source
                     }
                     if let (kind, addrs) = offsetInterpretations(w, base: base, pointerSize: ptr) {
                         return AddressHit(
                             kind: kind, offset: o,
                             encoding: .offsets(w, relativeBase: base, absolutePercpu: kind == .absolutePercpu),
-                            addresses: addrs, relativeBaseOffset: rb, relativeBaseRecovered: recovered, afterEnd: oe)
+                            addresses: addrs, relativeBaseOffset: rb, relativeBaseSource: recovered, afterEnd: oe)
                     }
                 }
             }
@@ -455,7 +441,7 @@ public enum TableLocator {
                 if sorted(a), a.last != 0 {
                     return AddressHit(
                         kind: .absolute, offset: o, encoding: .addresses(a, absolute: []), addresses: a,
-                        relativeBaseOffset: nil, relativeBaseRecovered: false, afterEnd: end)
+                        relativeBaseOffset: nil, relativeBaseSource: nil, afterEnd: end)
                 }
             }
         }
@@ -591,7 +577,7 @@ public enum TableLocator {
         let layout = TableLayout(
             order: order, addressKind: address.kind, littleEndian: r.le, pointerSize: ptr, markerSize: m.width,
             twoByteLengthsSeen: names.twoByte, hasSeqsOfNames: seqValues != nil,
-            relativeBaseRecovered: address.relativeBaseRecovered, numSymsOffset: names.numSymsOffset,
+            relativeBaseSource: address.relativeBaseSource, numSymsOffset: names.numSymsOffset,
             namesOffset: names.start, namesSize: names.end - names.start, markersOffset: m.start,
             tokenTableOffset: hit.start, tokenTableSize: hit.end - hit.start, tokenIndexOffset: hit.indexOffset,
             addressesOffset: address.offset, relativeBaseOffset: address.relativeBaseOffset, seqsOfNamesOffset: seqsOffset)
@@ -605,14 +591,15 @@ public enum TableLocator {
     }
 }
 
-/// The result of scanning an image for its RELA entries, kept for the whole search: the scan
-/// reads every byte of the image, and many candidate layouts may ask. Used on one thread.
+/// The result of scanning an image for its relocation records, kept for the whole search: the
+/// scan reads every byte of the image, and many candidate layouts may ask. Used on one thread.
 final class RelocationScan {
-    private var scanned: [(target: UInt64, addend: UInt64)]?
-    func entries(_ scan: () -> [(target: UInt64, addend: UInt64)]) -> [(target: UInt64, addend: UInt64)] {
-        if let s = scanned { return s }
+    /// Keyed by the byte order the records were read in.
+    private var scanned: [Bool: ImageRelocations?] = [:]
+    func table(littleEndian: Bool, _ scan: () -> ImageRelocations?) -> ImageRelocations? {
+        if let s = scanned[littleEndian] { return s }
         let s = scan()
-        scanned = s
+        scanned[littleEndian] = .some(s)
         return s
     }
 }
