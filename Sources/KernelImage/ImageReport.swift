@@ -129,6 +129,11 @@ public enum ImageReport {
             lines.append("relative base: 0x\(String(base, radix: 16)) (\(k.layout.relativeBaseSource ?? "stored in the image"))")
         }
         if let t = k.table.address(of: "_text") { lines.append("_text:         0x\(String(t, radix: 16))") }
+        if k.segments.isEmpty {
+            let found = LoadAddress.of(k)
+            lines.append(
+                "load address:  " + (found.map { "0x\(String($0.address, radix: 16)) (\($0.source))" } ?? "unknown (give --base)"))
+        }
         if let first = k.symbols.addresses.first, let last = k.symbols.addresses.last {
             lines.append("address range: 0x\(String(first, radix: 16)) - 0x\(String(last, radix: 16))")
         }
@@ -162,6 +167,9 @@ public enum ImageReport {
         ]
         if case .offsets(_, let base, _) = k.table.addressEncoding {
             fields.append("\"relativeBase\": \"0x\(String(base, radix: 16))\"")
+        }
+        if k.segments.isEmpty, let found = LoadAddress.of(k) {
+            fields.append("\"loadAddress\": \"0x\(String(found.address, radix: 16))\", \"loadAddressSource\": \(q(found.source))")
         }
         let arrays = arrays(k).map { name, off, size in
             "{\"name\": \(q(name.label)), \"offset\": \(off.map(String.init) ?? "null"), \"size\": \(size)}"

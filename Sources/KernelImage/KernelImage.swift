@@ -227,7 +227,8 @@ public struct KernelImage: Sendable {
             }
             failures += sub
         }
-        if tried == 0 {
+        // Plain bytes with no stream say nothing worth reporting; a wrapper without one does.
+        if tried == 0, step != "embedded" {
             failures.append(
                 "\(step): no compressed stream inside (\(candidates.count) stream header\(candidates.count == 1 ? "" : "s") "
                     + "found, none decompressed to a kernel)")
