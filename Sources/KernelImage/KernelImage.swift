@@ -34,7 +34,7 @@ public struct KernelImage: Sendable {
     /// Reads an image file: ELF vmlinux, bzImage, arm64 Image(.gz), EFI zboot, arm zImage,
     /// s390 image, raw or compressed kernel.
     public static func read(path: String, limit: Int = Decompressor.defaultLimit) throws -> KernelImage {
-        let bytes = try FileIO.read(path)
+        let bytes = try KernelFile.read(path)
         do {
             return try read(bytes: bytes, limit: limit)
         } catch let e as KallsymsError {
