@@ -5,10 +5,11 @@ import KallsymsCore
 #endif
 
 /// Reads a kernel file for the reader. A vmlinux from a `-dbg` package is mostly DWARF
-/// (`.debug_*`, 60-70% of 600 MB) that the reader never looks at: the file is mapped, what the
-/// reader can use is copied out of the mapping, and the bytes of non-loaded PROGBITS sections
-/// stay zero pages that are never made resident. The result reads like the file with those
-/// sections zeroed. Other files (boot images are a few MB) are copied whole.
+/// (`.debug_*`) and link-time relocations (`.rela.*` from --emit-relocs): 85-90% of its 350-630
+/// MB, none of which the reader looks at. The file is mapped, what the reader can use is copied
+/// out of the mapping, and the bytes of non-loaded PROGBITS, RELA and REL sections stay zero
+/// pages that are never made resident: the result reads like the file with those sections
+/// zeroed. Other files (boot images are a few MB) are copied whole.
 public enum KernelFile {
     /// `sparseFrom`: files smaller than this are read whole.
     public static func read(_ path: String, sparseFrom: Int = 64 << 20) throws -> [UInt8] {
@@ -58,7 +59,7 @@ public enum KernelFile {
         (out.baseAddress! + last).initialize(repeating: 0, count: r.upperBound - last)
     }
 
-    /// The file ranges of an ELF's non-loaded PROGBITS sections (DWARF, comments), sorted and
+    /// The file ranges of an ELF's non-loaded PROGBITS and relocation sections, sorted and
     /// disjoint, minus anything else the file describes (headers, every other section), so a
     /// malformed file whose sections overlap keeps every byte another part names.
     static func unloadedSections(_ b: UnsafeBufferPointer<UInt8>) -> [Range<Int>]? {
@@ -88,7 +89,8 @@ public enum KernelFile {
             let size = is64 ? r.u64(h + 32) : UInt64(r.u32(h + 20))
             guard type != 8 /* SHT_NOBITS */, offset < UInt64(b.count), size > 0 else { continue }
             let range = Int(offset) ..< Int(offset + min(size, UInt64(b.count) - offset))
-            if type == 1 /* SHT_PROGBITS */ && flags & 2 /* SHF_ALLOC */ == 0 && range.count >= 1 << 16 {
+            // SHT_PROGBITS, SHT_RELA, SHT_REL not loaded (SHF_ALLOC): DWARF and --emit-relocs' records.
+            if [1, 4, 9].contains(type) && flags & 2 == 0 && range.count >= 1 << 16 {
                 skip.append(range)
             } else {
                 keep.append(range)
