@@ -98,20 +98,20 @@ public enum ImageReport {
     static func arrays(_ k: KernelImage) -> [(KallsymsArray, Int?, Int)] {
         let l = k.layout
         let n = k.table.numSyms
-        var rows: [(KallsymsArray, Int?, Int)] = [
-            (.numSyms, l.numSymsOffset, 4),
-            (.names, l.namesOffset, l.namesSize),
-            (.markers, l.markersOffset, k.table.markers.count * l.markerSize),
-            (.tokenTable, l.tokenTableOffset, l.tokenTableSize),
-            (.tokenIndex, l.tokenIndexOffset, 512),
-            (
-                l.addressKind == .absolute ? .addresses : .offsets, l.addressesOffset,
-                n * (l.addressKind == .absolute ? l.pointerSize : 4)
-            ),
-        ]
-        if let rb = l.relativeBaseOffset { rows.append((.relativeBase, rb, l.pointerSize)) }
-        if let so = l.seqsOfNamesOffset { rows.append((.seqsOfNames, so, 3 * n)) }
-        return rows.sorted { ($0.1 ?? 0) < ($1.1 ?? 0) }
+        func size(_ array: KallsymsArray) -> Int {
+            switch array {
+            case .numSyms: 4
+            case .names: l.namesSize
+            case .markers: k.table.markers.count * l.markerSize
+            case .tokenTable: l.tokenTableSize
+            case .tokenIndex: 512
+            case .addresses: n * l.pointerSize
+            case .offsets: n * 4
+            case .relativeBase: l.pointerSize
+            case .seqsOfNames: 3 * n
+            }
+        }
+        return l.offsets.map { ($0.key, $0.value, size($0.key)) }.sorted { $0.1 ?? 0 < $1.1 ?? 0 }
     }
 
     public static func text(_ k: KernelImage) -> String {
@@ -119,7 +119,7 @@ public enum ImageReport {
         lines.append("container:     " + k.steps.joined(separator: " → "))
         lines.append("architecture:  " + (k.architecture ?? "unknown"))
         lines.append(
-            "byte order:    \(k.layout.littleEndian ? "little" : "big")-endian, \(k.layout.pointerSize * 8)-bit")
+            "byte order:    \(k.layout.byteOrder), \(k.layout.pointerSize * 8)-bit")
         lines.append("banner:        " + (k.banner ?? "(none)"))
         if let id = k.buildID { lines.append("build ID:      " + id) }
         lines.append("kernel bytes:  \(k.kernelSize)")
@@ -157,7 +157,7 @@ public enum ImageReport {
         var fields: [String] = [
             "\"container\": [" + k.steps.map(q).joined(separator: ", ") + "]",
             "\"architecture\": " + (k.architecture.map(q) ?? "null"),
-            "\"littleEndian\": \(l.littleEndian)", "\"pointerSize\": \(l.pointerSize)",
+            "\"littleEndian\": \(l.byteOrder == .little)", "\"pointerSize\": \(l.pointerSize)",
             "\"banner\": " + (k.banner.map(q) ?? "null"), "\"buildID\": " + (k.buildID.map(q) ?? "null"),
             "\"kernelBytes\": \(k.kernelSize)",
             "\"arrayOrder\": " + q(l.order.rawValue), "\"addressKind\": " + q(l.addressKind.rawValue),

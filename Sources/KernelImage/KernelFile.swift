@@ -1,3 +1,4 @@
+import ELFKit
 import KallsymsCore
 
 #if canImport(Glibc)
@@ -67,30 +68,30 @@ public enum KernelFile {
             b[5] == 1 || b[5] == 2
         else { return nil }
         let is64 = b[4] == 2
-        let r = TableLocator.Reader(b: b, le: b[5] == 1)
+        let r = ByteReader(b, order: b[5] == 1 ? .little : .big)
         func field(_ o32: Int, _ o64: Int, _ size32: Int) -> Int? {
             let (o, n) = is64 ? (o64, size32 == 2 ? 2 : 8) : (o32, size32)
-            guard r.ok(o, n) else { return nil }
-            let v = n == 2 ? UInt64(r.u16(o)) : r.word(o, n)
+            guard let v = try? r.integer(o, n) else { return nil }
             return v < UInt64(b.count) ? Int(v) : nil
         }
         guard let phoff = field(0x1C, 0x20, 4), let shoff = field(0x20, 0x28, 4), let phentsize = field(0x2A, 0x36, 2),
             let phnum = field(0x2C, 0x38, 2), let shentsize = field(0x2E, 0x3A, 2), let shnum = field(0x30, 0x3C, 2),
-            shentsize >= (is64 ? 64 : 40), shnum > 0, r.ok(shoff, shentsize * shnum)
+            shentsize >= (is64 ? 64 : 40), shnum > 0, r.contains(shoff, shentsize * shnum)
         else { return nil }
         var skip: [Range<Int>] = []
         var keep: [Range<Int>] = [0 ..< (is64 ? 64 : 52), shoff ..< shoff + shentsize * shnum]
         if phnum > 0 { keep.append(phoff ..< min(b.count, phoff + phentsize * phnum)) }
         for i in 0 ..< shnum {
             let h = shoff + i * shentsize
-            let type = r.u32(h + 4)
-            let flags = is64 ? r.u64(h + 8) : UInt64(r.u32(h + 8))
-            let offset = is64 ? r.u64(h + 24) : UInt64(r.u32(h + 16))
-            let size = is64 ? r.u64(h + 32) : UInt64(r.u32(h + 20))
-            guard type != 8 /* SHT_NOBITS */, offset < UInt64(b.count), size > 0 else { continue }
+            let w = is64 ? 8 : 4
+            guard let type = try? r.u32(h + 4), let flags = try? r.word(h + 8, w), let offset = try? r.word(h + (is64 ? 24 : 16), w),
+                let size = try? r.word(h + (is64 ? 32 : 20), w)
+            else { return nil }
+            guard SectionType(rawValue: type) != .nobits, offset < UInt64(b.count), size > 0 else { continue }
             let range = Int(offset) ..< Int(offset + min(size, UInt64(b.count) - offset))
             // SHT_PROGBITS, SHT_RELA, SHT_REL not loaded (SHF_ALLOC): DWARF and --emit-relocs' records.
-            if [1, 4, 9].contains(type) && flags & 2 == 0 && range.count >= 1 << 16 {
+            let unloaded: [SectionType] = [.progbits, .rela, .rel]
+            if unloaded.contains(SectionType(rawValue: type)) && !SectionFlags(rawValue: flags).contains(.alloc) && range.count >= 1 << 16 {
                 skip.append(range)
             } else {
                 keep.append(range)

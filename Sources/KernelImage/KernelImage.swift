@@ -39,18 +39,24 @@ public struct KernelImage: Sendable {
             return try read(bytes: bytes, limit: limit)
         } catch let e as KallsymsError {
             throw e.inFile(path)
-        } catch let e as ELFError {
-            throw KallsymsError(.malformed, e.message, file: path, offset: e.offset)
         }
     }
 
     /// `limit` caps every decompressed stream; it is further held to a multiple of the input's
     /// size (kernels compress 3-6x), so no file can make the reader allocate more than a small
     /// multiple of itself, however its streams nest.
+    /// Every error is a KallsymsError: a byte-level FormatError (ELF headers, arrays) is mapped
+    /// here, the one place, with its offset; `read(path:)` adds the file's name.
     public static func read(bytes: [UInt8], limit: Int = Decompressor.defaultLimit) throws -> KernelImage {
         var failures: [String] = []
         let cap = min(limit, bytes.count.multipliedReportingOverflow(by: maxExpansion).partialValue + (16 << 20))
-        if let image = try unwrap(bytes, steps: [], depth: 0, limit: cap, failures: &failures) { return image }
+        let found: KernelImage?
+        do {
+            found = try unwrap(bytes, steps: [], depth: 0, limit: cap, failures: &failures)
+        } catch let e as FormatError {
+            throw KallsymsError(.malformed, e.message, offset: e.offset)
+        }
+        if let image = found { return image }
         let why =
             failures.isEmpty
             ? ": expected an ELF vmlinux, a kernel image (bzImage, arm64 Image, EFI zboot, zImage, s390) or a"
@@ -61,11 +67,6 @@ public struct KernelImage: Sendable {
 
     /// The most a kernel image may expand by when decompressed.
     public static let maxExpansion = 32
-
-    static func u32le(_ b: [UInt8], _ o: Int) -> Int? {
-        guard o >= 0, o + 4 <= b.count else { return nil }
-        return Int(b[o]) | Int(b[o + 1]) << 8 | Int(b[o + 2]) << 16 | Int(b[o + 3]) << 24
-    }
 
     static func mib(_ n: Int) -> String {
         let tenths = (n * 10 + (1 << 19)) >> 20
@@ -123,11 +124,13 @@ public struct KernelImage: Sendable {
     /// A boot header that says where its compressed payload is: x86 bzImage, EFI zboot.
     static func bootPayload(_ b: [UInt8]) throws -> (ArraySlice<UInt8>, String, Compression?)? {
         // x86 bzImage: setup header "HdrS" at 0x202, payload located by payload_offset/length.
+        // Boot headers are little-endian on every architecture that has them.
+        let header = ByteReader(b, order: .little)
         if b.count > 0x250, b[0x202] == 0x48, b[0x203] == 0x64, b[0x204] == 0x72, b[0x205] == 0x53 {
             var setupSects = Int(b[0x1F1])
             if setupSects == 0 { setupSects = 4 }
             let version = Int(b[0x206]) | Int(b[0x207]) << 8
-            guard version >= 0x208, let po = u32le(b, 0x248), let pl = u32le(b, 0x24C) else {
+            guard version >= 0x208, let po = try? Int(header.u32(0x248)), let pl = try? Int(header.u32(0x24C)) else {
                 throw KallsymsError(.malformed, "bzImage boot protocol \(hex(version)) has no payload fields", offset: 0x206)
             }
             let start = (setupSects + 1) * 512 + po
@@ -140,7 +143,7 @@ public struct KernelImage: Sendable {
         }
         // EFI zboot: "MZ", "zimg" at 4, payload offset/size at 8/12, compression name at 0x18.
         if b.count > 0x40, b[0] == 0x4D, b[1] == 0x5A, b[4] == 0x7A, b[5] == 0x69, b[6] == 0x6D, b[7] == 0x67 {
-            guard let po = u32le(b, 8), let pl = u32le(b, 12), po <= b.count, pl <= b.count - po, pl > 0 else {
+            guard let po = try? Int(header.u32(8)), let pl = try? Int(header.u32(12)), po <= b.count, pl <= b.count - po, pl > 0 else {
                 throw KallsymsError(.malformed, "EFI zboot payload lies outside the file", offset: 8)
             }
             let name = String(decoding: b[0x18 ..< 0x20].prefix { $0 != 0 }, as: UTF8.self)
@@ -164,10 +167,10 @@ public struct KernelImage: Sendable {
         if b.count > 0x40, b[0x38] == 0x41, b[0x39] == 0x52, b[0x3A] == 0x4D, b[0x3B] == 0x64 {
             // arm64 Image: little-endian 64-bit; _text is at file offset 0. Relocatable kernels
             // leave absolute words to R_AARCH64_RELATIVE fix-ups at boot.
-            return (ScanHints(littleEndian: true, pointerSize: 8, architecture: "arm64"), "arm64", "arm64 Image")
+            return (ScanHints(byteOrder: .little, pointerSize: 8, architecture: "arm64"), "arm64", "arm64 Image")
         }
-        if b.count > 0x30, u32le(b, 0x24) == 0x016F_2818 {
-            return (ScanHints(littleEndian: true, pointerSize: 4, architecture: "arm"), "arm", "arm zImage")
+        if (try? ByteReader(b, order: .little).u32(0x24)) == 0x016F_2818 {
+            return (ScanHints(byteOrder: .little, pointerSize: 4, architecture: "arm"), "arm", "arm zImage")
         }
         return (ScanHints(), nil, "raw kernel")
     }
@@ -186,7 +189,7 @@ public struct KernelImage: Sendable {
         let out: [UInt8]
         do {
             // Kernel payloads end with the uncompressed size (u32 LE): a hint, never trusted.
-            let hint = payload.count >= 8 ? u32le(Array(payload.suffix(4)), 0) : nil
+            let hint = payload.count >= 8 ? try? Int(ByteReader(payload, order: .little).u32(payload.endIndex - 4)) : nil
             out = try payload.withUnsafeBufferPointer {
                 try Decompressor.decompress($0, format: fmt, limit: limit, sizeHint: hint)
             }
@@ -283,7 +286,7 @@ public struct KernelImage: Sendable {
             }
             return nil
         }
-        var hints = ScanHints(littleEndian: elf.byteOrder == .little, pointerSize: elf.is64 ? 8 : 4, addressOfOffset: addressOf)
+        var hints = ScanHints(byteOrder: elf.byteOrder, pointerSize: elf.is64 ? 8 : 4, addressOfOffset: addressOf)
         hints.architecture = arch
 
         // Symbols, when present, say where each array is; the scan must then find exactly them.
@@ -304,7 +307,7 @@ public struct KernelImage: Sendable {
             for (array, address) in wanted { if let o = offsetOf(address) { at[array] = o } }
             do {
                 located = try b.withUnsafeBufferPointer {
-                    try TableLocator.readAtSymbols($0, at: at, littleEndian: elf.byteOrder == .little, pointerSize: elf.is64 ? 8 : 4)
+                    try TableLocator.readAtSymbols($0, at: at, order: elf.byteOrder, pointerSize: elf.is64 ? 8 : 4)
                 }
                 readAtSymbols = true
             } catch {
@@ -340,13 +343,10 @@ public struct KernelImage: Sendable {
         }
         if bySymbols {
             let l = located.layout
-            let checks: [(KallsymsArray, Int?)] = [
-                (.numSyms, l.numSymsOffset), (.names, l.namesOffset), (.markers, l.markersOffset),
-                (.tokenIndex, l.tokenIndexOffset), (.relativeBase, l.relativeBaseOffset),
-                (.seqsOfNames, l.seqsOfNamesOffset), (l.addressKind == .absolute ? .addresses : .offsets, l.addressesOffset),
-            ]
-            for (name, found) in checks {
+            let checks: [KallsymsArray] = [.numSyms, .names, .markers, .tokenIndex, .relativeBase, .seqsOfNames, l.addressArray]
+            for name in checks {
                 guard let a = wanted[name] else { continue }
+                let found = l.offsets[name]
                 guard let at = offsetOf(a), at == found else {
                     throw KallsymsError(
                         .malformed,

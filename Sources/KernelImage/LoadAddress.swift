@@ -1,3 +1,4 @@
+import ELFKit
 import KallsymsCore
 
 /// Where a raw kernel's first byte lives, for images that do not carry `_text` in their table
@@ -33,7 +34,7 @@ public enum LoadAddress {
         var byAddress: [UInt64: [Int]] = [:]
         for i in 0 ..< s.count { byAddress[s.addresses[i], default: []].append(i) }
         return k.kernelBytes.withUnsafeBufferPointer { b -> Found? in
-            let r = TableLocator.Reader(b: b, le: k.layout.littleEndian)
+            let r = TableLocator.Reader(b, order: k.layout.byteOrder)
             // Exported variables are not in a table without CONFIG_KALLSYMS_ALL: an entry of the
             // run only needs its value and name inside the kernel's address range.
             let first = s.addresses.first ?? 0
@@ -51,8 +52,8 @@ public enum LoadAddress {
                     var count = 0
                     var namespace: UInt64 = 0
                     while r.ok(o, width) {
-                        let ns = width == 3 * ptr ? r.word(o + 2 * ptr, ptr) : 0
-                        let entry = inKernel(r.word(o, ptr)) && inKernel(r.word(o + ptr, ptr))
+                        let ns = width == 3 * ptr ? (try? r.word(o + 2 * ptr, ptr)) ?? 0 : 0
+                        let entry = inKernel((try? r.word(o, ptr)) ?? 0) && inKernel((try? r.word(o + ptr, ptr)) ?? 0)
                         if entry, count > 0, ns == namespace {
                             count += 1
                         } else {
@@ -71,8 +72,8 @@ public enum LoadAddress {
             let step = max(1, best.count / 64)
             for e in stride(from: 0, to: best.count, by: step) {
                 let o = best.start + e * best.stride
-                let name = r.word(o + ptr, ptr)
-                guard let aliases = byAddress[r.word(o, ptr)] else { continue }
+                guard let name = try? r.word(o + ptr, ptr), let value = try? r.word(o, ptr), let aliases = byAddress[value]
+                else { continue }
                 // Only a name found once in the image counts: short names recur in other strings.
                 // No NUL is required before it: the linker merges a string into the tail of a
                 // longer one ("_printk" inside "dev_printk").

@@ -28,7 +28,7 @@ public enum RecoveredELF {
             throw KallsymsError(.usage, "unknown architecture: cannot choose an ELF machine")
         }
         var w = ELFImageWriter(
-            is64: k.layout.pointerSize == 8, byteOrder: k.layout.littleEndian ? .little : .big, machine: machine)
+            is64: k.layout.pointerSize == 8, byteOrder: k.layout.byteOrder, machine: machine)
         if !k.segments.isEmpty {
             for (i, s) in k.segments.enumerated() {
                 w.regions.append(

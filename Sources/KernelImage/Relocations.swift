@@ -1,3 +1,5 @@
+import ELFKit
+
 /// The dynamic relocations a relocatable kernel carries for itself. Kernels linked with
 /// `-pie` / `--no-apply-dynamic-relocs` (arm64, s390x, ppc64, riscv, loongarch) leave pointer
 /// words — `kallsyms_relative_base` among them — zero in the file and fill them in at boot from
@@ -7,7 +9,7 @@ struct ImageRelocations: Sendable {
     /// absolute pointer-sized one that names a symbol.
     struct Kind: Sendable {
         var architecture: String
-        var littleEndian: Bool?
+        var order: ByteOrder?
         var relative: UInt32
         var absolute: UInt32
         var relativeName: String
@@ -17,22 +19,22 @@ struct ImageRelocations: Sendable {
     /// Each architecture whose kernels relocate themselves from Elf64_Rela records.
     static let kinds: [Kind] = [
         Kind(
-            architecture: "arm64", littleEndian: true, relative: 1027, absolute: 257, relativeName: "R_AARCH64_RELATIVE",
+            architecture: "arm64", order: .little, relative: 1027, absolute: 257, relativeName: "R_AARCH64_RELATIVE",
             absoluteName: "R_AARCH64_ABS64"),
         Kind(
-            architecture: "s390x", littleEndian: false, relative: 12, absolute: 22, relativeName: "R_390_RELATIVE",
+            architecture: "s390x", order: .big, relative: 12, absolute: 22, relativeName: "R_390_RELATIVE",
             absoluteName: "R_390_64"),
         Kind(
-            architecture: "ppc64", littleEndian: nil, relative: 22, absolute: 38, relativeName: "R_PPC64_RELATIVE",
+            architecture: "ppc64", order: nil, relative: 22, absolute: 38, relativeName: "R_PPC64_RELATIVE",
             absoluteName: "R_PPC64_ADDR64"),
         Kind(
-            architecture: "x86_64", littleEndian: true, relative: 8, absolute: 1, relativeName: "R_X86_64_RELATIVE",
+            architecture: "x86_64", order: .little, relative: 8, absolute: 1, relativeName: "R_X86_64_RELATIVE",
             absoluteName: "R_X86_64_64"),
         Kind(
-            architecture: "riscv64", littleEndian: true, relative: 3, absolute: 2, relativeName: "R_RISCV_RELATIVE",
+            architecture: "riscv64", order: .little, relative: 3, absolute: 2, relativeName: "R_RISCV_RELATIVE",
             absoluteName: "R_RISCV_64"),
         Kind(
-            architecture: "loongarch", littleEndian: true, relative: 3, absolute: 2, relativeName: "R_LARCH_RELATIVE",
+            architecture: "loongarch", order: .little, relative: 3, absolute: 2, relativeName: "R_LARCH_RELATIVE",
             absoluteName: "R_LARCH_64"),
     ]
 
@@ -55,7 +57,7 @@ struct ImageRelocations: Sendable {
     static func scan(_ r: TableLocator.Reader, architecture: String?) -> ImageRelocations? {
         var best: ImageRelocations?
         let arch = architecture == "ppc64le" ? "ppc64" : architecture
-        for kind in kinds where (kind.littleEndian == nil || kind.littleEndian == r.le) && (arch == nil || kind.architecture == arch) {
+        for kind in kinds where (kind.order == nil || kind.order == r.order) && (arch == nil || kind.architecture == arch) {
             guard let (start, raw) = longestRun(r, kind), raw.count >= 16, raw.count > best?.entries.count ?? 0 else { continue }
             var found = ImageRelocations(kind: kind, entries: [], offset: start, symbolTableOffset: nil)
             let highest = raw.map(\.symbol).max() ?? 0
@@ -64,7 +66,8 @@ struct ImageRelocations: Sendable {
             found.entries = raw.map { e in
                 guard e.symbol != 0 else { return Entry(target: e.target, value: e.addend, absolute: false) }
                 guard let at = symbols else { return Entry(target: e.target, value: nil, absolute: true) }
-                return Entry(target: e.target, value: r.u64(at + 24 * Int(e.symbol) + 8) &+ e.addend, absolute: true)
+                let value = try? r.u64(at + 24 * Int(e.symbol) + 8)
+                return Entry(target: e.target, value: value.map { $0 &+ e.addend }, absolute: true)
             }
             best = found
         }
@@ -86,12 +89,12 @@ struct ImageRelocations: Sendable {
             run.removeAll(keepingCapacity: true)
         }
         while i + 24 <= b.count {
-            let info = r.u64(i + 8)
+            guard let info = try? r.u64(i + 8), let target = try? r.u64(i), let addend = try? r.u64(i + 16) else { break }
             let type = UInt32(truncatingIfNeeded: info)
             let symbol = UInt32(truncatingIfNeeded: info >> 32)
             if (type == kind.relative && symbol == 0) || (type == kind.absolute && symbol != 0 && symbol < 1 << 20) {
                 if run.isEmpty { runStart = i }
-                run.append((r.u64(i), symbol, r.u64(i + 16)))
+                run.append((target, symbol, addend))
                 i += 24
             } else {
                 if !run.isEmpty { close() }
@@ -107,7 +110,7 @@ struct ImageRelocations: Sendable {
     static func symbolTable(_ r: TableLocator.Reader, count: Int) -> Int? {
         let b = r.b
         func plausible(_ o: Int) -> Bool {
-            let name = r.u32(o)
+            guard let name = try? r.u32(o) else { return false }
             let info = b[o + 4]
             let other = b[o + 5]
             let type = info & 0xF

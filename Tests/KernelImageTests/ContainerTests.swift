@@ -75,7 +75,7 @@ import Testing
     @Test func elfDecompressorsAreUnwrapped() throws {
         let (bytes, symbols) = try Self.blob()
         func wrapper(_ data: [UInt8]) -> [UInt8] {
-            var w = ELFImageWriter(is64: false, littleEndian: true, machine: 8)
+            var w = ELFImageWriter(is64: false, byteOrder: .little, machine: .mips)
             w.regions.append(.init(name: ".text", address: 0x810F_0000, bytes: [UInt8](repeating: 0, count: 4096), executable: true))
             w.regions.append(.init(name: ".data", address: 0x810F_1000, bytes: data, executable: false))
             return w.write()

@@ -1,3 +1,4 @@
+import ELFKit
 import KallsymsCore
 import KallsymsTestSupport
 import KernelImage
@@ -67,7 +68,7 @@ import Testing
         let (path, mapPath) = try DebianData.kernel(k.version, k.arch, map: true)
         let image = try KernelImage.read(path: path)
         #expect(image.architecture == k.expectArch)
-        #expect(image.layout.littleEndian == k.littleEndian)
+        #expect(image.layout.byteOrder == (k.littleEndian ? .little : .big))
         #expect(image.layout.pointerSize == k.pointerSize)
         #expect(image.steps.first?.hasPrefix(k.container) == true, "\(image.steps)")
         #expect(image.banner?.hasPrefix("Linux version \(k.version)") == true)

@@ -10,7 +10,7 @@ import Testing
 @Suite struct KernelFileTests {
     @Test func debugSectionsAreZeroedAndNothingElse() throws {
         let (blob, symbols) = try ContainerTests.blob()
-        var w = ELFImageWriter(is64: true, littleEndian: true, machine: 62)
+        var w = ELFImageWriter(is64: true, byteOrder: .little, machine: .x86_64)
         w.regions.append(.init(name: ".rodata", address: 0xFFFF_FFFF_8100_0000, bytes: blob, executable: false))
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

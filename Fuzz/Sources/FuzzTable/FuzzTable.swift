@@ -1,3 +1,4 @@
+import ELFKit
 import FuzzSupport
 import KallsymsCore
 import KernelImage
@@ -12,26 +13,25 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     func u32(_ o: Int) -> Int {
         Int(all[o]) | Int(all[o + 1]) << 8 | Int(all[o + 2]) << 16 | Int(all[o + 3]) << 24
     }
-    let names = [
-        "kallsyms_num_syms", "kallsyms_names", "kallsyms_markers", "kallsyms_token_table", "kallsyms_token_index",
-        "kallsyms_offsets", "kallsyms_relative_base", "kallsyms_seqs_of_names", "kallsyms_addresses",
+    let names: [KallsymsArray] = [
+        .numSyms, .names, .markers, .tokenTable, .tokenIndex, .offsets, .relativeBase, .seqsOfNames, .addresses,
     ]
     let blob = UnsafeBufferPointer(rebasing: all[41...])
-    var at: [String: Int] = [:]
+    var at: [KallsymsArray: Int] = [:]
     for (i, name) in names.enumerated() {
         let o = u32(4 * i)
         if o != 0xFFFF_FFFF { at[name] = o % max(1, blob.count + 8) }
     }
     let flags = all[40]
-    let le = flags & 1 == 0
+    let order: ByteOrder = flags & 1 == 0 ? .little : .big
     let ptr = flags & 2 == 0 ? 8 : 4
-    if let t = try? TableLocator.readAtSymbols(blob, at: at, littleEndian: le, pointerSize: ptr) {
+    if let t = try? TableLocator.readAtSymbols(blob, at: at, order: order, pointerSize: ptr) {
         if (try? TableDecoder.decode(t.table)) != t.table.symbols { fatalError("decoded table disagrees") }
         var table = t.table
         table.prepareLookups()
         _ = table.lookup(address: table.symbols.addresses.first ?? 0)
     }
-    if let t = try? TableLocator.locate(in: blob, hints: ScanHints(littleEndian: le, pointerSize: ptr)) {
+    if let t = try? TableLocator.locate(in: blob, hints: ScanHints(byteOrder: order, pointerSize: ptr)) {
         _ = t.table.lookup(address: 0)
     }
     return 0
