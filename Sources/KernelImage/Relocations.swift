@@ -10,8 +10,8 @@ struct ImageRelocations: Sendable {
     struct Kind: Sendable {
         var architecture: String
         var order: ByteOrder?
-        var relative: UInt32
-        var absolute: UInt32
+        var relative: RelocationType
+        var absolute: RelocationType
         var relativeName: String
         var absoluteName: String
     }
@@ -19,23 +19,23 @@ struct ImageRelocations: Sendable {
     /// Each architecture whose kernels relocate themselves from Elf64_Rela records.
     static let kinds: [Kind] = [
         Kind(
-            architecture: "arm64", order: .little, relative: 1027, absolute: 257, relativeName: "R_AARCH64_RELATIVE",
-            absoluteName: "R_AARCH64_ABS64"),
+            architecture: "arm64", order: .little, relative: RelocationType.AArch64.relative,
+            absolute: RelocationType.AArch64.abs64, relativeName: "R_AARCH64_RELATIVE", absoluteName: "R_AARCH64_ABS64"),
         Kind(
-            architecture: "s390x", order: .big, relative: 12, absolute: 22, relativeName: "R_390_RELATIVE",
-            absoluteName: "R_390_64"),
+            architecture: "s390x", order: .big, relative: RelocationType.S390.relative, absolute: RelocationType.S390.r64,
+            relativeName: "R_390_RELATIVE", absoluteName: "R_390_64"),
         Kind(
-            architecture: "ppc64", order: nil, relative: 22, absolute: 38, relativeName: "R_PPC64_RELATIVE",
-            absoluteName: "R_PPC64_ADDR64"),
+            architecture: "ppc64", order: nil, relative: RelocationType.PPC64.relative, absolute: RelocationType.PPC64.addr64,
+            relativeName: "R_PPC64_RELATIVE", absoluteName: "R_PPC64_ADDR64"),
         Kind(
-            architecture: "x86_64", order: .little, relative: 8, absolute: 1, relativeName: "R_X86_64_RELATIVE",
-            absoluteName: "R_X86_64_64"),
+            architecture: "x86_64", order: .little, relative: RelocationType.X86_64.relative,
+            absolute: RelocationType.X86_64.r64, relativeName: "R_X86_64_RELATIVE", absoluteName: "R_X86_64_64"),
         Kind(
-            architecture: "riscv64", order: .little, relative: 3, absolute: 2, relativeName: "R_RISCV_RELATIVE",
-            absoluteName: "R_RISCV_64"),
+            architecture: "riscv64", order: .little, relative: RelocationType.RISCV.relative, absolute: RelocationType.RISCV.r64,
+            relativeName: "R_RISCV_RELATIVE", absoluteName: "R_RISCV_64"),
         Kind(
-            architecture: "loongarch", order: .little, relative: 3, absolute: 2, relativeName: "R_LARCH_RELATIVE",
-            absoluteName: "R_LARCH_64"),
+            architecture: "loongarch", order: .little, relative: RelocationType.LoongArch.relative,
+            absolute: RelocationType.LoongArch.r64, relativeName: "R_LARCH_RELATIVE", absoluteName: "R_LARCH_64"),
     ]
 
     struct Entry: Sendable {
@@ -90,7 +90,7 @@ struct ImageRelocations: Sendable {
         }
         while i + 24 <= b.count {
             guard let info = try? r.u64(i + 8), let target = try? r.u64(i), let addend = try? r.u64(i + 16) else { break }
-            let type = UInt32(truncatingIfNeeded: info)
+            let type = RelocationType(rawValue: UInt32(truncatingIfNeeded: info))
             let symbol = UInt32(truncatingIfNeeded: info >> 32)
             if (type == kind.relative && symbol == 0) || (type == kind.absolute && symbol != 0 && symbol < 1 << 20) {
                 if run.isEmpty { runStart = i }
@@ -109,14 +109,17 @@ struct ImageRelocations: Sendable {
     /// each with a name (section symbols excepted) and a known binding, type and visibility.
     static func symbolTable(_ r: TableLocator.Reader, count: Int) -> Int? {
         let b = r.b
+        let types: Set<SymbolType> = [.notype, .object, .function, .section, .file, .common, .tls, .gnuIFunc]
+        let bindings: Set<SymbolBinding> = [.local, .global, .weak, .gnuUnique]
         func plausible(_ o: Int) -> Bool {
             guard let name = try? r.u32(o) else { return false }
             let info = b[o + 4]
-            let other = b[o + 5]
-            let type = info & 0xF
-            let binding = info >> 4
-            guard type <= 6 || type == 10, binding <= 2 || binding == 10, other & 0x1C == 0, name < 1 << 24 else { return false }
-            return name != 0 || type == 3
+            let type = SymbolType(rawValue: info & 0xF)
+            // st_other: visibility in bits 0-1; ppc64 keeps its local entry point in bits 5-7.
+            guard types.contains(type), bindings.contains(SymbolBinding(rawValue: info >> 4)), b[o + 5] & 0x1C == 0,
+                name < 1 << 24
+            else { return false }
+            return name != 0 || type == .section
         }
         var p = 0
         while p <= b.count - 24 * count {
