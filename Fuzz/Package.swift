@@ -20,7 +20,8 @@ let package = Package(
             .product(name: "KallsymsCore", package: "swift-kallsyms"), .product(name: "ELFKit", package: "swift-kallsyms"),
         ]),
         fuzzTarget("FuzzTable", [
-            .product(name: "KallsymsCore", package: "swift-kallsyms"), .product(name: "KernelImage", package: "swift-kallsyms"),
+            .product(name: "ELFKit", package: "swift-kallsyms"), .product(name: "KallsymsCore", package: "swift-kallsyms"),
+            .product(name: "KernelImage", package: "swift-kallsyms"),
         ]),
         fuzzTarget("FuzzImage", [
             .product(name: "KallsymsCore", package: "swift-kallsyms"), .product(name: "KernelImage", package: "swift-kallsyms"),

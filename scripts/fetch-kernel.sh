@@ -3,9 +3,14 @@
 # paths it made:
 #   scripts/fetch-kernel.sh VERSION ARCH [--map] [--vmlinux]
 #     VERSION: 6.12 (amd64 only: bookworm carries 6.12 for amd64) or 6.1
-#     ARCH:    amd64 arm64 armhf i386 ppc64el s390x
-#   -> $cache/kernels/VERSION-ARCH/image      the boot image as shipped (bzImage, Image, zImage,
-#                                             s390 image, or ppc64el's stripped vmlinux ELF)
+#     ARCH:    amd64 arm64 armhf i386 ppc64el s390x armel mipsel mips64el, each with its usual
+#              flavour (armel: marvell, mipsel: 4kc-malta, mips64el: 5kc-malta), or ARCH:FLAVOUR
+#              for another of the architecture's flavours (mips64el:loongson-3, mipsel:octeon,
+#              armel:rpi, amd64:cloud-amd64, arm64:rt-arm64, ...)
+#   -> $cache/kernels/VERSION-ARCH[-FLAVOUR]/image
+#                                             the boot image as shipped (bzImage, Image, zImage,
+#                                             s390 image, MIPS vmlinuz decompressor or vmlinux,
+#                                             or ppc64el's stripped vmlinux ELF)
 #   -> $cache/kernels/VERSION-ARCH/System.map with --map, from the -dbg package (large download)
 #   -> $cache/kernels/VERSION-ARCH/vmlinux    with --vmlinux, the unstripped ELF from -dbg
 # Foreign architectures are added with dpkg --add-architecture; a package index that is
@@ -13,7 +18,7 @@
 set -euo pipefail
 cache="${KALLSYMS_CACHE:-$HOME/.cache/swift-kallsyms}"
 [ $# -ge 2 ] || { echo "usage: $0 VERSION ARCH [--map] [--vmlinux]" >&2; exit 2; }
-version=$1 arch=$2 want_map=0 want_vmlinux=0
+version=$1 arch=${2%%:*} want_map=0 want_vmlinux=0
 for a in "${@:3}"; do
     case "$a" in
         --map) want_map=1 ;;
@@ -30,8 +35,17 @@ case "$arch" in
     armhf) flavour=armmp pkgsuffix= ;;
     ppc64el) flavour=powerpc64le pkgsuffix= ;;
     s390x) flavour=s390x pkgsuffix= ;;
+    armel) flavour=marvell pkgsuffix= ;;
+    mipsel) flavour=4kc-malta pkgsuffix= ;;
+    mips64el) flavour=5kc-malta pkgsuffix= ;;
     *) die "unknown architecture $arch" ;;
 esac
+dir="$version-$arch"
+if [ "$2" != "$arch" ]; then
+    flavour=${2#*:}
+    [[ "$flavour" =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "bad flavour '$flavour'"
+    dir="$version-$arch-$flavour"
+fi
 # The builds our notes and figures come from; the newest of the series if they left the archive.
 case "$version" in
     6.1) pinned="6.1.0-50" pattern='6\.1\.0-[0-9]+' ;;
@@ -39,7 +53,7 @@ case "$version" in
     *) die "unknown version $version (6.1 or 6.12)" ;;
 esac
 
-out="$cache/kernels/$version-$arch"
+out="$cache/kernels/$dir"
 mkdir -p "$cache/debs" "$out"
 # Tests run in parallel and may ask for the same kernel at once: one fetch at a time.
 exec 9>"$cache/.fetch-kernel.lock"

@@ -64,9 +64,10 @@ public enum DebianData {
     }
 
     /// One of Debian's real kernels (scripts/fetch-kernel.sh): the boot image as shipped and,
-    /// with `map`, the System.map of the same build from its -dbg package.
+    /// with `map`, the System.map of the same build from its -dbg package. `arch` is
+    /// fetch-kernel.sh's ARCH or ARCH:FLAVOUR.
     public static func kernel(_ version: String, _ arch: String, map: Bool = false) throws -> (image: String, map: String?) {
-        let dir = "\(Cache.directory)/kernels/\(version)-\(arch)"
+        let dir = "\(Cache.directory)/kernels/\(version)-\(arch.replacingOccurrences(of: ":", with: "-"))"
         let image = "\(dir)/image"
         let systemMap = "\(dir)/System.map"
         let have = FileManager.default.fileExists(atPath: image) && (!map || FileManager.default.fileExists(atPath: systemMap))

@@ -1,4 +1,5 @@
 import CCompression
+import ELFKit
 import KallsymsCore
 
 #if canImport(Glibc)
@@ -210,11 +211,9 @@ public enum Decompressor {
         let blockMax = 8 << 20
         var pos = 4
         var out = [UInt8]()
-        func u32(_ p: Int) -> Int {
-            Int(src[p]) | Int(src[p + 1]) << 8 | Int(src[p + 2]) << 16 | Int(src[p + 3]) << 24
-        }
+        let sizes = ByteReader(UnsafeBufferPointer(start: src, count: count), order: .little)
         while pos + 4 <= count {
-            let size = u32(pos)
+            let size = Int(try sizes.u32(pos))
             if size == 0 || size == 0x184C_2102 { break }
             guard size <= count - pos - 4 else {
                 if out.isEmpty { throw KallsymsError(.malformed, "lz4 block of \(size) bytes is truncated", offset: pos) }

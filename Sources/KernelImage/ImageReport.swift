@@ -98,20 +98,20 @@ public enum ImageReport {
     static func arrays(_ k: KernelImage) -> [(KallsymsArray, Int?, Int)] {
         let l = k.layout
         let n = k.table.numSyms
-        var rows: [(KallsymsArray, Int?, Int)] = [
-            (.numSyms, l.numSymsOffset, 4),
-            (.names, l.namesOffset, l.namesSize),
-            (.markers, l.markersOffset, k.table.markers.count * l.markerSize),
-            (.tokenTable, l.tokenTableOffset, l.tokenTableSize),
-            (.tokenIndex, l.tokenIndexOffset, 512),
-            (
-                l.addressKind == .absolute ? .addresses : .offsets, l.addressesOffset,
-                n * (l.addressKind == .absolute ? l.pointerSize : 4)
-            ),
-        ]
-        if let rb = l.relativeBaseOffset { rows.append((.relativeBase, rb, l.pointerSize)) }
-        if let so = l.seqsOfNamesOffset { rows.append((.seqsOfNames, so, 3 * n)) }
-        return rows.sorted { ($0.1 ?? 0) < ($1.1 ?? 0) }
+        func size(_ array: KallsymsArray) -> Int {
+            switch array {
+            case .numSyms: 4
+            case .names: l.namesSize
+            case .markers: k.table.markers.count * l.markerSize
+            case .tokenTable: l.tokenTableSize
+            case .tokenIndex: 512
+            case .addresses: n * l.pointerSize
+            case .offsets: n * 4
+            case .relativeBase: l.pointerSize
+            case .seqsOfNames: 3 * n
+            }
+        }
+        return l.offsets.map { ($0.key, $0.value, size($0.key)) }.sorted { $0.1 ?? 0 < $1.1 ?? 0 }
     }
 
     public static func text(_ k: KernelImage) -> String {
@@ -119,16 +119,21 @@ public enum ImageReport {
         lines.append("container:     " + k.steps.joined(separator: " → "))
         lines.append("architecture:  " + (k.architecture ?? "unknown"))
         lines.append(
-            "byte order:    \(k.layout.littleEndian ? "little" : "big")-endian, \(k.layout.pointerSize * 8)-bit")
+            "byte order:    \(k.layout.byteOrder), \(k.layout.pointerSize * 8)-bit")
         lines.append("banner:        " + (k.banner ?? "(none)"))
         if let id = k.buildID { lines.append("build ID:      " + id) }
         lines.append("kernel bytes:  \(k.kernelSize)")
         lines.append("layout:        \(k.layout)")
         lines.append("symbols:       \(k.table.numSyms)")
         if case .offsets(_, let base, _) = k.table.addressEncoding {
-            lines.append("relative base: 0x\(String(base, radix: 16))")
+            lines.append("relative base: 0x\(String(base, radix: 16)) (\(k.layout.relativeBaseSource ?? "stored in the image"))")
         }
         if let t = k.table.address(of: "_text") { lines.append("_text:         0x\(String(t, radix: 16))") }
+        if k.segments.isEmpty {
+            let found = LoadAddress.of(k)
+            lines.append(
+                "load address:  " + (found.map { "0x\(String($0.address, radix: 16)) (\($0.source))" } ?? "unknown (give --base)"))
+        }
         if let first = k.symbols.addresses.first, let last = k.symbols.addresses.last {
             lines.append("address range: 0x\(String(first, radix: 16)) - 0x\(String(last, radix: 16))")
         }
@@ -152,7 +157,7 @@ public enum ImageReport {
         var fields: [String] = [
             "\"container\": [" + k.steps.map(q).joined(separator: ", ") + "]",
             "\"architecture\": " + (k.architecture.map(q) ?? "null"),
-            "\"littleEndian\": \(l.littleEndian)", "\"pointerSize\": \(l.pointerSize)",
+            "\"littleEndian\": \(l.byteOrder == .little)", "\"pointerSize\": \(l.pointerSize)",
             "\"banner\": " + (k.banner.map(q) ?? "null"), "\"buildID\": " + (k.buildID.map(q) ?? "null"),
             "\"kernelBytes\": \(k.kernelSize)",
             "\"arrayOrder\": " + q(l.order.rawValue), "\"addressKind\": " + q(l.addressKind.rawValue),
@@ -162,6 +167,9 @@ public enum ImageReport {
         ]
         if case .offsets(_, let base, _) = k.table.addressEncoding {
             fields.append("\"relativeBase\": \"0x\(String(base, radix: 16))\"")
+        }
+        if k.segments.isEmpty, let found = LoadAddress.of(k) {
+            fields.append("\"loadAddress\": \"0x\(String(found.address, radix: 16))\", \"loadAddressSource\": \(q(found.source))")
         }
         let arrays = arrays(k).map { name, off, size in
             "{\"name\": \(q(name.label)), \"offset\": \(off.map(String.init) ?? "null"), \"size\": \(size)}"

@@ -34,23 +34,29 @@ public struct KernelImage: Sendable {
     /// Reads an image file: ELF vmlinux, bzImage, arm64 Image(.gz), EFI zboot, arm zImage,
     /// s390 image, raw or compressed kernel.
     public static func read(path: String, limit: Int = Decompressor.defaultLimit) throws -> KernelImage {
-        let bytes = try FileIO.read(path)
+        let bytes = try KernelFile.read(path)
         do {
             return try read(bytes: bytes, limit: limit)
         } catch let e as KallsymsError {
             throw e.inFile(path)
-        } catch let e as ELFError {
-            throw KallsymsError(.malformed, e.message, file: path, offset: e.offset)
         }
     }
 
     /// `limit` caps every decompressed stream; it is further held to a multiple of the input's
     /// size (kernels compress 3-6x), so no file can make the reader allocate more than a small
     /// multiple of itself, however its streams nest.
+    /// Every error is a KallsymsError: a byte-level FormatError (ELF headers, arrays) is mapped
+    /// here, the one place, with its offset; `read(path:)` adds the file's name.
     public static func read(bytes: [UInt8], limit: Int = Decompressor.defaultLimit) throws -> KernelImage {
         var failures: [String] = []
         let cap = min(limit, bytes.count.multipliedReportingOverflow(by: maxExpansion).partialValue + (16 << 20))
-        if let image = try unwrap(bytes, steps: [], depth: 0, limit: cap, failures: &failures) { return image }
+        let found: KernelImage?
+        do {
+            found = try unwrap(bytes, steps: [], depth: 0, limit: cap, failures: &failures)
+        } catch let e as FormatError {
+            throw KallsymsError(.malformed, e.message, offset: e.offset)
+        }
+        if let image = found { return image }
         let why =
             failures.isEmpty
             ? ": expected an ELF vmlinux, a kernel image (bzImage, arm64 Image, EFI zboot, zImage, s390) or a"
@@ -61,11 +67,6 @@ public struct KernelImage: Sendable {
 
     /// The most a kernel image may expand by when decompressed.
     public static let maxExpansion = 32
-
-    static func u32le(_ b: [UInt8], _ o: Int) -> Int? {
-        guard o >= 0, o + 4 <= b.count else { return nil }
-        return Int(b[o]) | Int(b[o + 1]) << 8 | Int(b[o + 2]) << 16 | Int(b[o + 3]) << 24
-    }
 
     static func mib(_ n: Int) -> String {
         let tenths = (n * 10 + (1 << 19)) >> 20
@@ -78,39 +79,58 @@ public struct KernelImage: Sendable {
     /// compressed stream inside.
     static func unwrap(_ b: [UInt8], steps: [String], depth: Int, limit: Int, failures: inout [String]) throws -> KernelImage? {
         guard depth < 5 else { return nil }
-        func inner(_ payload: ArraySlice<UInt8>, _ step: String, format: Compression? = nil) throws -> KernelImage? {
-            let fmt = format ?? payload.withUnsafeBufferPointer { Compression.detect($0, at: 0) }
-            guard let fmt else {
-                failures.append("\(step): payload is not compressed in a known format")
-                return nil
-            }
-            let out: [UInt8]
-            do {
-                // Kernel payloads end with the uncompressed size (u32 LE): a hint, never trusted.
-                let hint = payload.count >= 8 ? u32le(Array(payload.suffix(4)), 0) : nil
-                out = try payload.withUnsafeBufferPointer {
-                    try Decompressor.decompress($0, format: fmt, limit: limit, sizeHint: hint)
-                }
-            } catch let e as KallsymsError {
-                var e2 = e
-                if let o = e.offset { e2.offset = o + payload.startIndex }
-                throw KallsymsError(.malformed, "\(step): \(e.message)", offset: e2.offset)
-            }
-            return try unwrap(
-                out, steps: steps + [step, "\(fmt.rawValue) → \(mib(out.count))"], depth: depth + 1, limit: limit,
-                failures: &failures)
-        }
-
-        // ELF vmlinux (also what an x86 bzImage carries).
         if b.count >= 4, b[0] == 0x7F, b[1] == 0x45, b[2] == 0x4C, b[3] == 0x46 {
-            return try readELF(b, steps: steps)
+            return try unwrapELF(b, steps: steps, depth: depth, limit: limit, failures: &failures)
         }
+        if let (payload, step, format) = try bootPayload(b) {
+            return try decompressed(
+                payload, step: step, format: format, steps: steps, depth: depth, limit: limit, failures: &failures)
+        }
+        // A compressed stream at the start (Image.gz, vmlinux.xz, …).
+        if let fmt = b.withUnsafeBufferPointer({ Compression.detect($0, at: 0) }) {
+            return try decompressed(
+                b[...], step: "\(fmt.rawValue) file", format: fmt, steps: steps, depth: depth, limit: limit, failures: &failures)
+        }
+        let (hints, arch, step) = rawKernelHints(b)
+        do {
+            let located = try b.withUnsafeBufferPointer { try TableLocator.locate(in: $0, hints: hints) }
+            return finish(located, bytes: b, steps: steps + [step], arch: arch, bySymbols: false, addresses: [:])
+        } catch let e as KallsymsError {
+            if depth > 0 || arch == "arm64" { failures.append("\(step): \(e.message)") }
+        }
+        // Decompressors (arm zImage, s390, unknown wrappers) carry the kernel as an embedded stream.
+        return try embedded(
+            b, step: step == "raw kernel" ? "embedded" : step, arch: arch, steps: steps, depth: depth, limit: limit,
+            failures: &failures)
+    }
+
+    /// An ELF vmlinux (also what an x86 bzImage carries), or an ELF that only wraps the kernel:
+    /// MIPS `vmlinuz` and other decompressors hold it as a compressed stream in their data.
+    static func unwrapELF(_ b: [UInt8], steps: [String], depth: Int, limit: Int, failures: inout [String]) throws -> KernelImage? {
+        let elf = try ELFFile(b)
+        let (arch, step) = describe(elf)
+        do {
+            return try readELF(b, elf, arch: arch, step: step, steps: steps)
+        } catch let e as KallsymsError {
+            // An ELF whose symbols name the table is the kernel: its error stands.
+            guard try !elf.symbols().contains(where: { KallsymsArray(label: $0.nameString) == .tokenTable }) else { throw e }
+            failures.append("\(step) without a kallsyms table: \(e.message)")
+        }
+        return try embedded(
+            b, step: "\(step) decompressor: embedded", arch: arch, steps: steps, depth: depth, limit: limit,
+            failures: &failures)
+    }
+
+    /// A boot header that says where its compressed payload is: x86 bzImage, EFI zboot.
+    static func bootPayload(_ b: [UInt8]) throws -> (ArraySlice<UInt8>, String, Compression?)? {
         // x86 bzImage: setup header "HdrS" at 0x202, payload located by payload_offset/length.
+        // Boot headers are little-endian on every architecture that has them.
+        let header = ByteReader(b, order: .little)
         if b.count > 0x250, b[0x202] == 0x48, b[0x203] == 0x64, b[0x204] == 0x72, b[0x205] == 0x53 {
             var setupSects = Int(b[0x1F1])
             if setupSects == 0 { setupSects = 4 }
             let version = Int(b[0x206]) | Int(b[0x207]) << 8
-            guard version >= 0x208, let po = u32le(b, 0x248), let pl = u32le(b, 0x24C) else {
+            guard version >= 0x208, let po = try? Int(header.u32(0x248)), let pl = try? Int(header.u32(0x24C)) else {
                 throw KallsymsError(.malformed, "bzImage boot protocol \(hex(version)) has no payload fields", offset: 0x206)
             }
             let start = (setupSects + 1) * 512 + po
@@ -119,11 +139,11 @@ public struct KernelImage: Sendable {
                     .malformed, "bzImage payload (\(pl) bytes at \(hex(start))) lies outside the file (\(b.count) bytes)",
                     offset: 0x248)
             }
-            return try inner(b[start ..< start + pl], "bzImage payload at \(hex(start)) (\(mib(pl)))")
+            return (b[start ..< start + pl], "bzImage payload at \(hex(start)) (\(mib(pl)))", nil)
         }
         // EFI zboot: "MZ", "zimg" at 4, payload offset/size at 8/12, compression name at 0x18.
         if b.count > 0x40, b[0] == 0x4D, b[1] == 0x5A, b[4] == 0x7A, b[5] == 0x69, b[6] == 0x6D, b[7] == 0x67 {
-            guard let po = u32le(b, 8), let pl = u32le(b, 12), po <= b.count, pl <= b.count - po, pl > 0 else {
+            guard let po = try? Int(header.u32(8)), let pl = try? Int(header.u32(12)), po <= b.count, pl <= b.count - po, pl > 0 else {
                 throw KallsymsError(.malformed, "EFI zboot payload lies outside the file", offset: 8)
             }
             let name = String(decoding: b[0x18 ..< 0x20].prefix { $0 != 0 }, as: UTF8.self)
@@ -137,35 +157,56 @@ public struct KernelImage: Sendable {
                 case "bzip2": .bzip2
                 default: nil
                 }
-            return try inner(b[po ..< po + pl], "EFI zboot payload (\(name)) at \(hex(po))", format: fmt)
+            return (b[po ..< po + pl], "EFI zboot payload (\(name)) at \(hex(po))", fmt)
         }
-        // A compressed stream at the start (Image.gz, vmlinux.xz, …).
-        if let fmt = b.withUnsafeBufferPointer({ Compression.detect($0, at: 0) }) {
-            return try inner(b[...], "\(fmt.rawValue) file", format: fmt)
-        }
+        return nil
+    }
 
-        var hints = ScanHints()
-        var arch: String?
-        var step = "raw kernel"
+    /// What a raw kernel's own header says: arm64 `Image` and arm `zImage` have magic numbers.
+    static func rawKernelHints(_ b: [UInt8]) -> (ScanHints, arch: String?, step: String) {
         if b.count > 0x40, b[0x38] == 0x41, b[0x39] == 0x52, b[0x3A] == 0x4D, b[0x3B] == 0x64 {
             // arm64 Image: little-endian 64-bit; _text is at file offset 0. Relocatable kernels
             // leave absolute words to R_AARCH64_RELATIVE fix-ups at boot.
-            arch = "arm64"
-            step = "arm64 Image"
-            hints = ScanHints(littleEndian: true, pointerSize: 8, relocationType: 1027)
-        } else if b.count > 0x30, u32le(b, 0x24) == 0x016F_2818 {
-            arch = "arm"
-            step = "arm zImage"
-            hints = ScanHints(littleEndian: true, pointerSize: 4)
+            return (ScanHints(byteOrder: .little, pointerSize: 8, architecture: "arm64"), "arm64", "arm64 Image")
         }
+        if (try? ByteReader(b, order: .little).u32(0x24)) == 0x016F_2818 {
+            return (ScanHints(byteOrder: .little, pointerSize: 4, architecture: "arm"), "arm", "arm zImage")
+        }
+        return (ScanHints(), nil, "raw kernel")
+    }
+
+    /// A payload whose compression is known (or detected at its start), decompressed and
+    /// unwrapped in turn.
+    static func decompressed(
+        _ payload: ArraySlice<UInt8>, step: String, format: Compression?, steps: [String], depth: Int, limit: Int,
+        failures: inout [String]
+    ) throws -> KernelImage? {
+        let fmt = format ?? payload.withUnsafeBufferPointer { Compression.detect($0, at: 0) }
+        guard let fmt else {
+            failures.append("\(step): payload is not compressed in a known format")
+            return nil
+        }
+        let out: [UInt8]
         do {
-            let located = try b.withUnsafeBufferPointer { try TableLocator.locate(in: $0, hints: hints) }
-            return finish(located, bytes: b, steps: steps + [step], arch: arch, bySymbols: false, addresses: [:])
+            // Kernel payloads end with the uncompressed size (u32 LE): a hint, never trusted.
+            let hint = payload.count >= 8 ? try? Int(ByteReader(payload, order: .little).u32(payload.endIndex - 4)) : nil
+            out = try payload.withUnsafeBufferPointer {
+                try Decompressor.decompress($0, format: fmt, limit: limit, sizeHint: hint)
+            }
         } catch let e as KallsymsError {
-            if depth > 0 || arch == "arm64" { failures.append("\(step): \(e.message)") }
+            throw KallsymsError(.malformed, "\(step): \(e.message)", offset: e.offset.map { $0 + payload.startIndex })
         }
-        // Decompressors (arm zImage, s390, unknown wrappers) carry the kernel as an embedded stream.
+        return try unwrap(
+            out, steps: steps + [step, "\(fmt.rawValue) → \(mib(out.count))"], depth: depth + 1, limit: limit,
+            failures: &failures)
+    }
+
+    /// The first compressed stream inside `b` that holds a kernel with a table.
+    static func embedded(
+        _ b: [UInt8], step: String, arch: String?, steps: [String], depth: Int, limit: Int, failures: inout [String]
+    ) throws -> KernelImage? {
         let candidates = b.withUnsafeBufferPointer { Compression.candidates(in: $0) }
+        var tried = 0
         for (offset, fmt) in candidates.prefix(64) {
             let out: [UInt8]
             do {
@@ -176,19 +217,36 @@ public struct KernelImage: Sendable {
                 continue
             }
             guard out.count >= 1024 else { continue }
-            let stepHere = "\(step == "raw kernel" ? "embedded" : step) \(fmt.rawValue) stream at \(hex(offset))"
+            tried += 1
+            let stepHere = "\(step) \(fmt.rawValue) stream at \(hex(offset))"
             var sub: [String] = []
             if let image = try? unwrap(
                 out, steps: steps + [stepHere, "\(fmt.rawValue) → \(mib(out.count))"], depth: depth + 1, limit: limit,
                 failures: &sub)
             {
                 var image = image
-                if image.architecture == nil { image.architecture = arch }
+                image.architecture = refined(image.architecture ?? arch, image.layout)
                 return image
             }
             failures += sub
         }
+        // Plain bytes with no stream say nothing worth reporting; a wrapper without one does.
+        if tried == 0, step != "embedded" {
+            failures.append(
+                "\(step): no compressed stream inside (\(candidates.count) stream header\(candidates.count == 1 ? "" : "s") "
+                    + "found, none decompressed to a kernel)")
+        }
         return nil
+    }
+
+    /// The architecture a wrapper names, made exact by the kernel's own word size (a 32-bit MIPS
+    /// decompressor may carry a 64-bit kernel).
+    static func refined(_ arch: String?, _ layout: TableLayout) -> String? {
+        switch arch {
+        case "mips" where layout.pointerSize == 8: "mips64"
+        case "mips64" where layout.pointerSize == 4: "mips"
+        default: arch
+        }
     }
 
     static let elfMachines: [ELFMachine: String] = [
@@ -196,13 +254,17 @@ public struct KernelImage: Sendable {
         .riscv: "riscv", .loongarch: "loongarch", .mips: "mips", .sparc: "sparc", .sparcv9: "sparc64",
     ]
 
-    static func readELF(_ b: [UInt8], steps: [String]) throws -> KernelImage {
-        let elf = try ELFFile(b)
+    /// The architecture an ELF header names, and the container step that says so.
+    static func describe(_ elf: ELFFile) -> (arch: String, step: String) {
         var arch = elfMachines[elf.machine] ?? "ELF machine \(elf.machine.rawValue)"
         if elf.machine == .ppc64 && elf.byteOrder == .little { arch = "ppc64le" }
         if elf.machine == .s390 && !elf.is64 { arch = "s390" }
         if elf.machine == .riscv { arch = elf.is64 ? "riscv64" : "riscv32" }
-        let step = "ELF\(elf.is64 ? 64 : 32) \(arch) \(elf.byteOrder)"
+        if elf.machine == .mips && elf.is64 { arch = "mips64" }
+        return (arch, "ELF\(elf.is64 ? 64 : 32) \(arch) \(elf.byteOrder)")
+    }
+
+    static func readELF(_ b: [UInt8], _ elf: ELFFile, arch: String, step: String, steps: [String]) throws -> KernelImage {
         let loaded = elf.sections.filter { $0.type != .nobits && $0.flags.contains(.alloc) && $0.size > 0 }
         let segments = elf.segments.filter { $0.type == .load && $0.fileSize > 0 }
         // Headers come from the file: every sum wraps instead of trapping, and an offset counts
@@ -224,8 +286,8 @@ public struct KernelImage: Sendable {
             }
             return nil
         }
-        var hints = ScanHints(littleEndian: elf.byteOrder == .little, pointerSize: elf.is64 ? 8 : 4, addressOfOffset: addressOf)
-        if elf.machine == .aarch64 { hints.relocationType = RelocationType.AArch64.relative.rawValue }
+        var hints = ScanHints(byteOrder: elf.byteOrder, pointerSize: elf.is64 ? 8 : 4, addressOfOffset: addressOf)
+        hints.architecture = arch
 
         // Symbols, when present, say where each array is; the scan must then find exactly them.
         var wanted: [KallsymsArray: UInt64] = [:]
@@ -245,7 +307,7 @@ public struct KernelImage: Sendable {
             for (array, address) in wanted { if let o = offsetOf(address) { at[array] = o } }
             do {
                 located = try b.withUnsafeBufferPointer {
-                    try TableLocator.readAtSymbols($0, at: at, littleEndian: elf.byteOrder == .little, pointerSize: elf.is64 ? 8 : 4)
+                    try TableLocator.readAtSymbols($0, at: at, order: elf.byteOrder, pointerSize: elf.is64 ? 8 : 4)
                 }
                 readAtSymbols = true
             } catch {
@@ -281,13 +343,10 @@ public struct KernelImage: Sendable {
         }
         if bySymbols {
             let l = located.layout
-            let checks: [(KallsymsArray, Int?)] = [
-                (.numSyms, l.numSymsOffset), (.names, l.namesOffset), (.markers, l.markersOffset),
-                (.tokenIndex, l.tokenIndexOffset), (.relativeBase, l.relativeBaseOffset),
-                (.seqsOfNames, l.seqsOfNamesOffset), (l.addressKind == .absolute ? .addresses : .offsets, l.addressesOffset),
-            ]
-            for (name, found) in checks {
+            let checks: [KallsymsArray] = [.numSyms, .names, .markers, .tokenIndex, .relativeBase, .seqsOfNames, l.addressArray]
+            for name in checks {
                 guard let a = wanted[name] else { continue }
+                let found = l.offsets[name]
                 guard let at = offsetOf(a), at == found else {
                     throw KallsymsError(
                         .malformed,
@@ -332,19 +391,25 @@ public struct KernelImage: Sendable {
         }
     }
 
-    /// The architecture from the system-call wrappers every modern kernel has.
+    /// The architecture from the system-call wrappers every modern kernel has, or from code only
+    /// one architecture has (MIPS's TLB refill set-up, arm's software-interrupt vector).
     static func guessArchitecture(_ located: LocatedTable) -> String? {
         let prefixes: [(String, String)] = [
             ("__x64_sys_", "x86_64"), ("__arm64_sys_", "arm64"), ("__s390x_sys_", "s390x"), ("__ia32_sys_", "i386"),
-            ("__riscv_sys_", "riscv64"), ("__se_sys_", ""),
+            ("__riscv_sys_", "riscv64"),
         ]
         let s = located.table.symbols
-        for (p, arch) in prefixes where !arch.isEmpty {
+        let wide = located.layout.pointerSize == 8
+        for (p, arch) in prefixes {
             let want = Array(p.utf8)
             for i in 0 ..< s.count where s.name(i).starts(with: want) {
-                return arch == "i386" && located.layout.pointerSize == 8 ? "x86_64" : arch
+                return arch == "i386" && wide ? "x86_64" : arch
             }
         }
+        let landmarks: [(String, String)] = [
+            ("tlbmiss_handler_setup_pgd", wide ? "mips64" : "mips"), ("vector_swi", "arm"),
+        ]
+        for (name, arch) in landmarks where located.table.firstIndex(named: Array(name.utf8)) != nil { return arch }
         return nil
     }
 }

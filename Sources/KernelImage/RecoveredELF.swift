@@ -6,27 +6,29 @@ import KallsymsCore
 public enum RecoveredELF {
     static let machines: [String: ELFMachine] = [
         "x86_64": .x86_64, "i386": .i386, "arm64": .aarch64, "arm": .arm, "ppc64": .ppc64, "ppc64le": .ppc64, "ppc": .ppc,
-        "s390x": .s390, "riscv64": .riscv, "riscv32": .riscv, "loongarch": .loongarch,
+        "s390x": .s390, "riscv64": .riscv, "riscv32": .riscv, "loongarch": .loongarch, "mips": .mips, "mips64": .mips,
     ]
 
-    /// The address of the kernel's first byte for raw images: `base` when given, else `_text`,
-    /// else (arm64) the 2 MiB-aligned start below the relative base.
+    /// The address of the kernel's first byte for raw images: `base` when given, else what the
+    /// image says (LoadAddress).
     public static func imageBase(_ k: KernelImage, base: UInt64?) throws -> UInt64 {
         if let base { return base }
-        if let t = k.table.address(of: "_text") { return t }
-        if k.architecture == "arm64", case .offsets(_, let rb, _) = k.table.addressEncoding, rb != 0 {
-            return rb & ~UInt64(0x1F_FFFF)
-        }
+        if let found = LoadAddress.of(k) { return found.address }
         throw KallsymsError(
-            .usage, "the image does not say where it is loaded (no _text symbol); give the address of its first byte with --base")
+            .usage,
+            "the image does not say where it is loaded (no _text symbol, no exported-symbol records); give the address of its first byte with --base"
+        )
     }
+
+    /// The names `--arch` accepts.
+    public static var architectures: [String] { machines.keys.sorted() }
 
     public static func make(_ k: KernelImage, base: UInt64? = nil) throws -> [UInt8] {
         guard let machine = k.elfMachine ?? k.architecture.flatMap({ machines[$0] }) else {
             throw KallsymsError(.usage, "unknown architecture: cannot choose an ELF machine")
         }
         var w = ELFImageWriter(
-            is64: k.layout.pointerSize == 8, byteOrder: k.layout.littleEndian ? .little : .big, machine: machine)
+            is64: k.layout.pointerSize == 8, byteOrder: k.layout.byteOrder, machine: machine)
         if !k.segments.isEmpty {
             for (i, s) in k.segments.enumerated() {
                 w.regions.append(

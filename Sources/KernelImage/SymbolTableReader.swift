@@ -1,3 +1,4 @@
+import ELFKit
 import KallsymsCore
 
 extension TableLocator {
@@ -9,9 +10,9 @@ extension TableLocator {
     /// every marker, the token index must describe the token table, seqs must be a permutation,
     /// and addresses must come out sorted.
     public static func readAtSymbols(
-        _ b: UnsafeBufferPointer<UInt8>, at: [KallsymsArray: Int], littleEndian: Bool, pointerSize: Int
+        _ b: UnsafeBufferPointer<UInt8>, at: [KallsymsArray: Int], order byteOrder: ByteOrder, pointerSize: Int
     ) throws -> LocatedTable {
-        let r = Reader(b: b, le: littleEndian)
+        let r = Reader(b, order: byteOrder)
         func need(_ array: KallsymsArray) throws -> Int {
             guard let o = at[array] else { throw KallsymsError(.malformed, "no symbol \(array.label)") }
             return o
@@ -21,7 +22,7 @@ extension TableLocator {
         }
         let numSymsAt = try need(.numSyms)
         guard r.ok(numSymsAt, 4) else { throw bad("\(KallsymsArray.numSyms) is outside the file", numSymsAt) }
-        let n = Int(r.u32(numSymsAt))
+        let n = Int(try r.u32(numSymsAt))
         guard n <= maxSymbols, n * 2 <= b.count else { throw bad("\(KallsymsArray.numSyms) = \(n) is impossible", numSymsAt) }
 
         let markersAt = try need(.markers)
@@ -30,7 +31,7 @@ extension TableLocator {
 
         let indexAt = try need(.tokenIndex)
         guard r.ok(indexAt, 512) else { throw bad("token index runs past the end", indexAt) }
-        let tokenIndex = (0 ..< 256).map { r.u16(indexAt + 2 * $0) }
+        let tokenIndex = try (0 ..< 256).map { i throws(FormatError) in try r.u16(indexAt + 2 * i) }
         let tableAt = try need(.tokenTable)
         // The index must be the running sum of the token lengths (each NUL-terminated).
         var expected = 0
@@ -63,7 +64,7 @@ extension TableLocator {
             let base = try need(.relativeBase)
             guard let w = words(offsetsAt, n, r) else { throw bad("offsets run past the end", offsetsAt) }
             guard r.ok(base, pointerSize) else { throw bad("relative base is outside the file", base) }
-            let relativeBase = r.word(base, pointerSize)
+            let relativeBase = try r.word(base, pointerSize)
             if n == 0 {
                 kind = .baseRelative
                 addresses = []
@@ -79,7 +80,7 @@ extension TableLocator {
         } else {
             addressesAt = try need(.addresses)
             guard r.ok(addressesAt, n * pointerSize) else { throw bad("addresses run past the end", addressesAt) }
-            addresses = (0 ..< n).map { r.word(addressesAt + $0 * pointerSize, pointerSize) }
+            addresses = try (0 ..< n).map { i throws(FormatError) in try r.word(addressesAt + i * pointerSize, pointerSize) }
             guard sorted(addresses) else { throw bad("addresses are not sorted", addressesAt) }
             kind = .absolute
             encoding = .addresses(addresses, absolute: [Bool](repeating: false, count: n))
@@ -97,12 +98,16 @@ extension TableLocator {
         }
         let order: TableLayout.ArrayOrder =
             numSymsAt < addressesAt ? .v64 : (seqValues != nil ? .v62 : .before62)
+        var offsets: [KallsymsArray: Int] = [
+            .numSyms: numSymsAt, .names: namesAt, .markers: markersAt, .tokenTable: tableAt, .tokenIndex: indexAt,
+            kind == .absolute ? .addresses : .offsets: addressesAt,
+        ]
+        offsets[.relativeBase] = baseAt
+        offsets[.seqsOfNames] = at[.seqsOfNames]
         let layout = TableLayout(
-            order: order, addressKind: kind, littleEndian: littleEndian, pointerSize: pointerSize, markerSize: 4,
-            twoByteLengthsSeen: sawTwoByte, hasSeqsOfNames: seqValues != nil, numSymsOffset: numSymsAt,
-            namesOffset: namesAt, namesSize: names.count, markersOffset: markersAt, tokenTableOffset: tableAt,
-            tokenTableSize: tokenTable.count, tokenIndexOffset: indexAt, addressesOffset: addressesAt,
-            relativeBaseOffset: baseAt, seqsOfNamesOffset: at[.seqsOfNames])
+            order: order, addressKind: kind, byteOrder: byteOrder, pointerSize: pointerSize, markerSize: 4,
+            twoByteLengthsSeen: sawTwoByte, hasSeqsOfNames: seqValues != nil, offsets: offsets, namesSize: names.count,
+            tokenTableSize: tokenTable.count)
         var table = KallsymsTable(
             format: order == .before62 ? .linux61 : .linux612, symbols: symbols, names: names, markers: markers,
             tokenTable: tokenTable, tokenIndex: tokenIndex, addressEncoding: encoding,

@@ -1,3 +1,4 @@
+import ELFKit
 import KallsymsCore
 
 /// What the reader found out about a table's layout — decided from the data, never from the
@@ -30,7 +31,7 @@ public struct TableLayout: Sendable, Equatable, CustomStringConvertible {
 
     public var order: ArrayOrder
     public var addressKind: AddressKind
-    public var littleEndian: Bool
+    public var byteOrder: ByteOrder
     /// 4 or 8: the width of pointers and of absolute addresses.
     public var pointerSize: Int
     /// 4, or the pointer size before 4.20.
@@ -38,26 +39,23 @@ public struct TableLayout: Sendable, Equatable, CustomStringConvertible {
     /// True when some name uses the 2-byte length prefix (6.1+ "big" names).
     public var twoByteLengthsSeen: Bool
     public var hasSeqsOfNames: Bool
-    /// True when `kallsyms_relative_base` was zero in the file and was recovered from the image's
-    /// relocations (arm64 relocatable kernels) or from the caller.
-    public var relativeBaseRecovered: Bool = false
+    /// Where `kallsyms_relative_base` came from when the file holds zero there (relocatable
+    /// kernels fill it in at boot): the relocation record that targets it. Nil: stored.
+    public var relativeBaseSource: String?
+    public var relativeBaseRecovered: Bool { relativeBaseSource != nil }
 
-    /// File offsets (within the decoded image bytes) of each array; nil when absent.
-    public var numSymsOffset: Int
-    public var namesOffset: Int
+    /// File offset (within the decoded image bytes) of each array the table has.
+    public var offsets: [KallsymsArray: Int]
     public var namesSize: Int
-    public var markersOffset: Int
-    public var tokenTableOffset: Int
     public var tokenTableSize: Int
-    public var tokenIndexOffset: Int
-    public var addressesOffset: Int
-    public var relativeBaseOffset: Int?
-    public var seqsOfNamesOffset: Int?
+
+    /// The array that holds the addresses: `kallsyms_addresses` or `kallsyms_offsets`.
+    public var addressArray: KallsymsArray { addressKind == .absolute ? .addresses : .offsets }
 
     public var description: String {
         var parts = [
             "array order \(order.rawValue)", addressKind.rawValue,
-            littleEndian ? "little-endian" : "big-endian", "\(pointerSize * 8)-bit",
+            "\(byteOrder)", "\(pointerSize * 8)-bit",
         ]
         if markerSize != 4 { parts.append("\(markerSize)-byte markers") }
         parts.append(twoByteLengthsSeen ? "2-byte name lengths" : "1-byte name lengths")

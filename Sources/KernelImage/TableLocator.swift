@@ -1,3 +1,4 @@
+import ELFKit
 import KallsymsCore
 
 #if canImport(Glibc)
@@ -7,25 +8,25 @@ import KallsymsCore
 /// What the caller knows about the bytes being searched (from an ELF header, a boot header or
 /// the user); every field may be unknown.
 public struct ScanHints: Sendable {
-    public var littleEndian: Bool?
+    public var byteOrder: ByteOrder?
     public var pointerSize: Int?
     /// Maps a file offset to the address it is loaded at, when an ELF or a boot header says.
     public var addressOfOffset: (@Sendable (Int) -> UInt64?)?
     /// The address of file offset 0 for raw images (arm64 `Image`: `_text`), used only when the
     /// table does not carry absolute addresses itself.
     public var imageBase: UInt64?
-    /// R_*_RELATIVE relocations of the image, for kernels whose tables are filled in at boot.
-    public var relocationType: UInt32?
+    /// The architecture, when known: only its relocation records are looked for.
+    public var architecture: String?
 
     public init(
-        littleEndian: Bool? = nil, pointerSize: Int? = nil, addressOfOffset: (@Sendable (Int) -> UInt64?)? = nil,
-        imageBase: UInt64? = nil, relocationType: UInt32? = nil
+        byteOrder: ByteOrder? = nil, pointerSize: Int? = nil, addressOfOffset: (@Sendable (Int) -> UInt64?)? = nil,
+        imageBase: UInt64? = nil, architecture: String? = nil
     ) {
-        self.littleEndian = littleEndian
+        self.byteOrder = byteOrder
         self.pointerSize = pointerSize
         self.addressOfOffset = addressOfOffset
         self.imageBase = imageBase
-        self.relocationType = relocationType
+        self.architecture = architecture
     }
 }
 
@@ -44,41 +45,36 @@ public enum TableLocator {
     static let maxSymbols = 1 << 24
     static let maxTokenLength = 4096
 
+    /// The image through the one bounds-checked reader (a read outside it is a FormatError with
+    /// its offset), with the relocation scan that searches of the same image share.
     struct Reader {
-        let b: UnsafeBufferPointer<UInt8>
-        let le: Bool
+        let bytes: ByteReader<UnsafeBufferPointer<UInt8>>
         /// The image's relocation table, scanned at most once per search (it is the whole image).
         var relocations = RelocationScan()
-        @inline(__always) func ok(_ o: Int, _ n: Int) -> Bool { o >= 0 && n >= 0 && o <= b.count - n }
-        @inline(__always) func u16(_ o: Int) -> UInt16 {
-            le ? UInt16(b[o]) | UInt16(b[o + 1]) << 8 : UInt16(b[o]) << 8 | UInt16(b[o + 1])
+        init(_ b: UnsafeBufferPointer<UInt8>, order: ByteOrder, relocations: RelocationScan = RelocationScan()) {
+            bytes = ByteReader(b, order: order)
+            self.relocations = relocations
         }
-        @inline(__always) func u32(_ o: Int) -> UInt32 {
-            le
-                ? UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24
-                : UInt32(b[o]) << 24 | UInt32(b[o + 1]) << 16 | UInt32(b[o + 2]) << 8 | UInt32(b[o + 3])
-        }
-        @inline(__always) func u64(_ o: Int) -> UInt64 {
-            le ? UInt64(u32(o)) | UInt64(u32(o + 4)) << 32 : UInt64(u32(o)) << 32 | UInt64(u32(o + 4))
-        }
-        @inline(__always) func word(_ o: Int, _ size: Int) -> UInt64 { size == 8 ? u64(o) : UInt64(u32(o)) }
-        func zeros(_ from: Int, _ to: Int) -> Bool {
-            guard from <= to, ok(from, to - from) else { return false }
-            for i in from ..< to where b[i] != 0 { return false }
-            return true
-        }
+        var b: UnsafeBufferPointer<UInt8> { bytes.bytes }
+        var order: ByteOrder { bytes.order }
+        @inline(__always) func ok(_ o: Int, _ n: Int) -> Bool { bytes.contains(o, n) }
+        @inline(__always) func u16(_ o: Int) throws(FormatError) -> UInt16 { try bytes.u16(o) }
+        @inline(__always) func u32(_ o: Int) throws(FormatError) -> UInt32 { try bytes.u32(o) }
+        @inline(__always) func u64(_ o: Int) throws(FormatError) -> UInt64 { try bytes.u64(o) }
+        @inline(__always) func word(_ o: Int, _ size: Int) throws(FormatError) -> UInt64 { try bytes.word(o, size) }
+        func zeros(_ from: Int, _ to: Int) -> Bool { bytes.zeros(from, to) }
     }
 
     struct TokenTableHit {
         var start: Int
         var end: Int
         var indexOffset: Int
-        var littleEndian: Bool
+        var order: ByteOrder
         var tokenIndex: [UInt16]
     }
 
     /// Every place where a token table and its index agree.
-    static func findTokenTables(_ b: UnsafeBufferPointer<UInt8>, littleEndian: Bool?, searchFrom: Int = 0, searchTo: Int? = nil)
+    static func findTokenTables(_ b: UnsafeBufferPointer<UInt8>, order wanted: ByteOrder?, searchFrom: Int = 0, searchTo: Int? = nil)
         -> [TokenTableHit]
     {
         var pattern = [UInt8]()
@@ -109,24 +105,22 @@ public enum TableLocator {
                 let ti = e + pad
                 guard ti + 512 <= b.count else { break }
                 if pad > 0 && b[ti - 1] != 0 { break }
-                for le in [true, false] where littleEndian == nil || littleEndian == le {
-                    let r = Reader(b: b, le: le)
-                    guard r.u16(ti) == 0 else { continue }
-                    let at30 = Int(r.u16(ti + 0x60))
+                for order in ByteOrder.allCases where wanted == nil || wanted == order {
+                    let r = Reader(b, order: order)
+                    guard (try? r.u16(ti)) == 0, let at30 = try? Int(r.u16(ti + 0x60)) else { continue }
                     let s = digit0 - at30
                     guard s >= 0 else { continue }
                     var index = [UInt16](repeating: 0, count: 256)
                     var q = s
                     var agree = true
                     for k in 0 ..< 256 {
-                        let v = r.u16(ti + 2 * k)
-                        guard q - s == Int(v) else { agree = false; break }
+                        guard let v = try? r.u16(ti + 2 * k), q - s == Int(v) else { agree = false; break }
                         index[k] = v
                         while q < e && b[q] != 0 { q += 1 }
                         q += 1
                     }
                     guard agree, q == e else { continue }
-                    hits.append(TokenTableHit(start: s, end: e, indexOffset: ti, littleEndian: le, tokenIndex: index))
+                    hits.append(TokenTableHit(start: s, end: e, indexOffset: ti, order: order, tokenIndex: index))
                 }
             }
         }
@@ -144,21 +138,15 @@ public enum TableLocator {
     /// names (at least 2 bytes each, at most a 2-byte length plus 512 tokens).
     static func markers(endingAt end: Int, width: Int, _ r: Reader) -> Markers? {
         var pos = end - width
-        guard r.ok(pos, width) else { return nil }
-        var v = r.word(pos, width)
-        guard v < 1 << 32 else { return nil }
+        guard var v = try? r.word(pos, width), v < 1 << 32 else { return nil }
         // Cheap rejection before allocating: most positions fail the first step.
         if v != 0 {
-            guard r.ok(pos - width, width) else { return nil }
-            let prev = r.word(pos - width, width)
-            guard prev < v, v - prev >= 512, v - prev <= 256 * 514 else { return nil }
+            guard let prev = try? r.word(pos - width, width), prev < v, v - prev >= 512, v - prev <= 256 * 514 else { return nil }
         }
         var values = [UInt32(v)]
         while v != 0 {
             pos -= width
-            guard r.ok(pos, width), values.count < maxSymbols / 256 else { return nil }
-            let prev = r.word(pos, width)
-            guard prev < v, v - prev >= 512, v - prev <= 256 * 514 else { return nil }
+            guard values.count < maxSymbols / 256, let prev = try? r.word(pos, width), prev < v, v - prev >= 512, v - prev <= 256 * 514 else { return nil }
             values.append(UInt32(prev))
             v = prev
         }
@@ -216,8 +204,7 @@ public enum TableLocator {
             while y >= lowest {
                 defer { y -= 1 }
                 // A word read from anywhere: keep it as UInt64 until it is known to be a count.
-                let raw = r.word(y, width)
-                guard raw > 0, raw <= UInt64(maxSymbols) else { continue }
+                guard let raw = try? r.word(y, width), raw > 0, raw <= UInt64(maxSymbols) else { continue }
                 let n = Int(raw)
                 guard (n + 255) / 256 == groups else { continue }
                 // Names follow num_syms after alignment padding.
@@ -260,7 +247,7 @@ public enum TableLocator {
         var encoding: AddressEncoding
         var addresses: [UInt64]
         var relativeBaseOffset: Int?
-        var relativeBaseRecovered: Bool
+        var relativeBaseSource: String?
         var afterEnd: Int
     }
 
@@ -290,42 +277,26 @@ public enum TableLocator {
 
     static func words(_ o: Int, _ n: Int, _ r: Reader) -> [UInt32]? {
         guard r.ok(o, 4 * n) else { return nil }
-        return (0 ..< n).map { r.u32(o + 4 * $0) }
+        return try? (0 ..< n).map { i throws(FormatError) in try r.u32(o + 4 * i) }
     }
 
-    /// The R_*_RELATIVE relocations of an image: one run of 24-byte RELA entries (stray matches
-    /// elsewhere are ignored).
-    static func relativeRelocations(_ r: Reader, type: UInt32) -> [(target: UInt64, addend: UInt64)] {
-        let b = r.b
-        var entries: [(target: UInt64, addend: UInt64)] = []
-        var run: [(target: UInt64, addend: UInt64)] = []
-        var i = 0
-        while i + 24 <= b.count {
-            if r.u64(i + 8) == UInt64(type) {
-                run.append((r.u64(i), r.u64(i + 16)))
-                i += 24
-            } else {
-                if run.count > entries.count { entries = run }
-                run.removeAll(keepingCapacity: true)
-                i += 8
-            }
+    /// The value of a relative base stored as zero: relocatable kernels (arm64, s390x, ...) are
+    /// linked so that the word is filled in at boot from the relocation record that targets it
+    /// (ImageRelocations). With a load address the record is found exactly. Without one, every
+    /// record that implies a 64 KiB-aligned image base containing all targets is a candidate,
+    /// and the right one is the base under which the most decoded symbol addresses are
+    /// themselves relocation values (pointers in the image point at symbol starts).
+    static func relocatedBase(at o: Int, words: [UInt32], _ r: Reader, hints: ScanHints) -> (UInt64, String)? {
+        guard let relocations = r.relocations.table(order: r.order, { ImageRelocations.scan(r, architecture: hints.architecture) }) else {
+            return nil
         }
-        if run.count > entries.count { entries = run }
-        return entries
-    }
-
-    /// The value of a relative base stored as zero (arm64 relocatable kernels are linked with
-    /// --no-apply-dynamic-relocs, so the word is filled in at boot from the RELA entry that
-    /// targets it). With a load address the entry is found exactly. Without one, every entry that
-    /// implies a 64 KiB-aligned image base containing all targets is a candidate, and the right
-    /// one is the base under which the most decoded symbol addresses are themselves relocation
-    /// values (function pointers in the image point at symbol starts).
-    static func relocatedBase(at o: Int, words: [UInt32], _ r: Reader, hints: ScanHints) -> UInt64? {
-        guard let type = hints.relocationType, r.le else { return nil }
-        let entries = r.relocations.entries { relativeRelocations(r, type: type) }
-        guard !entries.isEmpty else { return nil }
+        let entries = relocations.entries
+        func source(_ e: ImageRelocations.Entry, _ base: UInt64) -> String {
+            "from the image's \(relocations.name(e)) record for the word at 0x\(String(e.target, radix: 16))"
+        }
         if let at = hints.addressOfOffset?(o) {
-            return entries.first { $0.target == at }?.addend
+            guard let e = entries.first(where: { $0.target == at }), let v = e.value else { return nil }
+            return (v, source(e, v))
         }
         var lowest = UInt64.max
         var highest = UInt64.min
@@ -333,23 +304,25 @@ public enum TableLocator {
             lowest = min(lowest, e.target)
             highest = max(highest, e.target)
         }
-        var candidates = Set<UInt64>()
+        var candidates: [UInt64: ImageRelocations.Entry] = [:]
         for e in entries where e.target >= UInt64(o) {
             let base = e.target - UInt64(o)
-            guard base & 0xFFFF == 0, base <= lowest, highest - base < UInt64(r.b.count), e.addend >= base else { continue }
-            candidates.insert(e.addend)
+            guard base & 0xFFFF == 0, base <= lowest, highest - base < UInt64(r.b.count), let v = e.value, v >= base else {
+                continue
+            }
+            candidates[v] = e
         }
         guard !candidates.isEmpty else { return nil }
-        if candidates.count == 1 { return candidates.first }
-        let addends = Set(entries.map(\.addend))
-        var scored = candidates.map { base -> (UInt64, Int) in
+        if candidates.count == 1, let (v, e) = candidates.first { return (v, source(e, v)) }
+        let values = Set(entries.compactMap(\.value))
+        var scored = candidates.keys.map { base -> (UInt64, Int) in
             var hits = 0
-            for w in words where addends.contains(base &+ UInt64(w)) { hits += 1 }
+            for w in words where values.contains(base &+ UInt64(w)) { hits += 1 }
             return (base, hits)
         }
         scored.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
         guard scored[0].1 >= max(16, words.count / 100), scored[0].1 >= 2 * scored[1].1 else { return nil }
-        return scored[0].0
+        return (scored[0].0, source(candidates[scored[0].0]!, scored[0].0))
     }
 
     /// Addresses for the 6.4+ order: right after the token index. Tried in turn: offsets +
@@ -378,11 +351,11 @@ public enum TableLocator {
                     let rb = endOffsets + rbPad
                     guard r.ok(rb, ptr), r.zeros(endOffsets, rb) else { break }
                     guard aligned(rb, ptr, hints) else { continue }
-                    var base = r.word(rb, ptr)
-                    var recovered = false
-                    if base == 0, let fixed = relocatedBase(at: rb, words: w, r, hints: hints) {
+                    guard var base = try? r.word(rb, ptr) else { break }
+                    var recovered: String?
+                    if base == 0, let (fixed, source) = relocatedBase(at: rb, words: w, r, hints: hints) {
                         base = fixed
-                        recovered = true
+                        recovered = source
                     }
                     guard let (kind, addrs) = offsetInterpretations(w, base: base, pointerSize: ptr),
                         let (so, s) = seqsAfter(rb + ptr)
@@ -390,15 +363,14 @@ public enum TableLocator {
                     let hit = AddressHit(
                         kind: kind, offset: o,
                         encoding: .offsets(w, relativeBase: base, absolutePercpu: kind == .absolutePercpu),
-                        addresses: addrs, relativeBaseOffset: rb, relativeBaseRecovered: recovered, afterEnd: rb + ptr)
+                        addresses: addrs, relativeBaseOffset: rb, relativeBaseSource: recovered, afterEnd: rb + ptr)
                     return (hit, so, s)
                 }
-                if r.ok(o, ptr * n) {
-                    let a = (0 ..< n).map { r.word(o + ptr * $0, ptr) }
+                if r.ok(o, ptr * n), let a = try? (0 ..< n).map({ i throws(FormatError) in try r.word(o + ptr * i, ptr) }) {
                     if sorted(a), a.last != 0, let (so, s) = seqsAfter(o + ptr * n) {
                         let hit = AddressHit(
                             kind: .absolute, offset: o, encoding: .addresses(a, absolute: []), addresses: a,
-                            relativeBaseOffset: nil, relativeBaseRecovered: false, afterEnd: o + ptr * n)
+                            relativeBaseOffset: nil, relativeBaseSource: nil, afterEnd: o + ptr * n)
                         return (hit, so, s)
                     }
                 }
@@ -412,7 +384,7 @@ public enum TableLocator {
                 if sorted(addrs), let (so, s) = seqsAfter(endOffsets) {
                     let hit = AddressHit(
                         kind: .placeRelative, offset: o, encoding: .addresses(addrs, absolute: []), addresses: addrs,
-                        relativeBaseOffset: nil, relativeBaseRecovered: false, afterEnd: endOffsets)
+                        relativeBaseOffset: nil, relativeBaseSource: nil, afterEnd: endOffsets)
                     return (hit, so, s)
                 }
             }
@@ -427,35 +399,33 @@ public enum TableLocator {
             if pad > 0 && !r.zeros(end, numSyms) { break }
             // relative_base right before num_syms, offsets before it.
             let rb = end - ptr
-            if r.ok(rb, ptr), aligned(rb, ptr, hints) {
-                let stored = r.word(rb, ptr)
+            if aligned(rb, ptr, hints), let stored = try? r.word(rb, ptr) {
                 for oPad in 0 ..< 8 {
                     let oe = rb - oPad
                     if oPad > 0 && !r.zeros(oe, rb) { break }
                     let o = oe - 4 * n
                     guard o >= 0, aligned(o, ptr, hints), let w = words(o, n, r) else { continue }
                     var base = stored
-                    var recovered = false
-                    if base == 0, let fixed = relocatedBase(at: rb, words: w, r, hints: hints) {
+                    var recovered: String?
+                    if base == 0, let (fixed, source) = relocatedBase(at: rb, words: w, r, hints: hints) {
                         base = fixed
-                        recovered = true
+                        recovered = source
                     }
                     if let (kind, addrs) = offsetInterpretations(w, base: base, pointerSize: ptr) {
                         return AddressHit(
                             kind: kind, offset: o,
                             encoding: .offsets(w, relativeBase: base, absolutePercpu: kind == .absolutePercpu),
-                            addresses: addrs, relativeBaseOffset: rb, relativeBaseRecovered: recovered, afterEnd: oe)
+                            addresses: addrs, relativeBaseOffset: rb, relativeBaseSource: recovered, afterEnd: oe)
                     }
                 }
             }
             // Absolute addresses.
             let o = end - ptr * n
-            if o >= 0, r.ok(o, ptr * n) {
-                let a = (0 ..< n).map { r.word(o + ptr * $0, ptr) }
+            if r.ok(o, ptr * n), let a = try? (0 ..< n).map({ i throws(FormatError) in try r.word(o + ptr * i, ptr) }) {
                 if sorted(a), a.last != 0 {
                     return AddressHit(
                         kind: .absolute, offset: o, encoding: .addresses(a, absolute: []), addresses: a,
-                        relativeBaseOffset: nil, relativeBaseRecovered: false, afterEnd: end)
+                        relativeBaseOffset: nil, relativeBaseSource: nil, afterEnd: end)
                 }
             }
         }
@@ -469,10 +439,10 @@ public enum TableLocator {
     {
         var hits: [TokenTableHit]
         if let at = tokenTableAt {
-            hits = findTokenTables(b, littleEndian: hints.littleEndian, searchFrom: at, searchTo: at + 65536 + 512)
+            hits = findTokenTables(b, order: hints.byteOrder, searchFrom: at, searchTo: at + 65536 + 512)
                 .filter { $0.start == at }
         } else {
-            hits = findTokenTables(b, littleEndian: hints.littleEndian)
+            hits = findTokenTables(b, order: hints.byteOrder)
         }
         guard !hits.isEmpty else {
             throw KallsymsError(.malformed, "no kallsyms token table (the digits 0-9 as tokens, followed by a matching token index)")
@@ -480,7 +450,7 @@ public enum TableLocator {
         var reasons: [String] = []
         let relocations = RelocationScan()
         for hit in hits {
-            let r = Reader(b: b, le: hit.littleEndian, relocations: relocations)
+            let r = Reader(b, order: hit.order, relocations: relocations)
             let pointerSizes = hints.pointerSize.map { [$0] } ?? [8, 4]
             var placeRelative64: LocatedTable?
             for ptr in pointerSizes {
@@ -588,13 +558,17 @@ public enum TableLocator {
         // Images before 6.2 have no name order: compute the one the kernel would, so name lookups
         // work the same everywhere.
         let seqsOfNames = seqValues ?? KallsymsGenerator.nameOrder(symbols, ltoClang: false)
+        var offsets: [KallsymsArray: Int] = [
+            .numSyms: names.numSymsOffset, .names: names.start, .markers: m.start, .tokenTable: hit.start,
+            .tokenIndex: hit.indexOffset, address.kind == .absolute ? .addresses : .offsets: address.offset,
+        ]
+        offsets[.relativeBase] = address.relativeBaseOffset
+        offsets[.seqsOfNames] = seqsOffset
         let layout = TableLayout(
-            order: order, addressKind: address.kind, littleEndian: r.le, pointerSize: ptr, markerSize: m.width,
+            order: order, addressKind: address.kind, byteOrder: r.order, pointerSize: ptr, markerSize: m.width,
             twoByteLengthsSeen: names.twoByte, hasSeqsOfNames: seqValues != nil,
-            relativeBaseRecovered: address.relativeBaseRecovered, numSymsOffset: names.numSymsOffset,
-            namesOffset: names.start, namesSize: names.end - names.start, markersOffset: m.start,
-            tokenTableOffset: hit.start, tokenTableSize: hit.end - hit.start, tokenIndexOffset: hit.indexOffset,
-            addressesOffset: address.offset, relativeBaseOffset: address.relativeBaseOffset, seqsOfNamesOffset: seqsOffset)
+            relativeBaseSource: address.relativeBaseSource, offsets: offsets, namesSize: names.end - names.start,
+            tokenTableSize: hit.end - hit.start)
         var table = KallsymsTable(
             format: order == .before62 ? .linux61 : .linux612, symbols: symbols, names: namesBytes, markers: m.values,
             tokenTable: tokenTable, tokenIndex: hit.tokenIndex, addressEncoding: address.encoding,
@@ -605,14 +579,15 @@ public enum TableLocator {
     }
 }
 
-/// The result of scanning an image for its RELA entries, kept for the whole search: the scan
-/// reads every byte of the image, and many candidate layouts may ask. Used on one thread.
+/// The result of scanning an image for its relocation records, kept for the whole search: the
+/// scan reads every byte of the image, and many candidate layouts may ask. Used on one thread.
 final class RelocationScan {
-    private var scanned: [(target: UInt64, addend: UInt64)]?
-    func entries(_ scan: () -> [(target: UInt64, addend: UInt64)]) -> [(target: UInt64, addend: UInt64)] {
-        if let s = scanned { return s }
+    /// Keyed by the byte order the records were read in.
+    private var scanned: [ByteOrder: ImageRelocations?] = [:]
+    func table(order: ByteOrder, _ scan: () -> ImageRelocations?) -> ImageRelocations? {
+        if let s = scanned[order] { return s }
         let s = scan()
-        scanned = s
+        scanned[order] = .some(s)
         return s
     }
 }

@@ -12,11 +12,21 @@ struct Elf: ParsableCommand {
     @Option(name: .shortAndLong, help: "The ELF file to write (written to a temporary name, then renamed).")
     var output: String
 
-    @Option(help: "Load address of the kernel's first byte, for raw images without a _text symbol.")
+    @Option(help: "Load address of the kernel's first byte (overrides what the image says: _text, exported symbols).")
     var base: String?
 
+    @Option(help: "Architecture (overrides what the image says): \(RecoveredELF.architectures.joined(separator: ", ")).")
+    var arch: String?
+
     func run() throws {
-        let k = try KernelImage.read(path: image)
+        var k = try KernelImage.read(path: image)
+        if let arch {
+            guard RecoveredELF.architectures.contains(arch) else {
+                throw KallsymsError(.usage, "--arch: unknown architecture '\(arch)' (\(RecoveredELF.architectures.joined(separator: ", ")))")
+            }
+            k.architecture = arch
+            k.elfMachine = nil
+        }
         let b = try base.map { UInt64(bitPattern: try parseSigned($0, what: "--base")) }
         let bytes = try RecoveredELF.make(k, base: b)
         try FileIO.writeAtomically(output, bytes: bytes, mode: 0o755)

@@ -123,4 +123,45 @@ import Testing
         let objdump = try runProcess("/usr/bin/objdump", ["-h", out])
         #expect(objdump.status == 0)
     }
+
+    /// `info` and `elf` need no hints on any Debian image: the architecture and the load address
+    /// come from the image, and nm of `elf`'s output lists exactly the (address, name) pairs
+    /// `dump` prints (nm's type letters follow the regions' flags: data in an executable
+    /// segment shows as text).
+    @Test(arguments: [
+        "6.12-amd64", "6.1-amd64", "6.1-i386", "6.1-arm64", "6.1-armhf", "6.1-armel", "6.1-ppc64el", "6.1-s390x",
+        "6.1-mipsel", "6.1-mipsel:octeon", "6.1-mips64el", "6.1-mips64el:loongson-3",
+    ])
+    func elfNeedsNoHints(_ which: String) throws {
+        let parts = which.split(separator: "-", maxSplits: 1).map(String.init)
+        let (image, map) = try DebianData.kernel(parts[0], parts[1], map: true)
+        let info = try Self.run(["info", image])
+        #expect(info.status == 0)
+        #expect(!info.out.contains("architecture:  unknown"))
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/kernel.elf"
+        let r = try Self.run(["elf", image, "-o", out])
+        #expect(r.status == 0, "\(r.err)")
+        func pairs(_ text: [UInt8]) -> [String] {
+            String(decoding: text, as: UTF8.self).split(separator: "\n").map { line in
+                let f = line.split(separator: " ", maxSplits: 2)
+                return "\(f[0]) \(f[2])"
+            }.sorted()
+        }
+        let dump = try runProcess(CLITests.kallsyms, ["dump", image])
+        let nm = try runProcess("/usr/bin/nm", [out])
+        #expect(nm.status == 0)
+        let same = pairs(dump.stdout) == pairs(nm.stdout)
+        #expect(same, "nm of the ELF and dump differ")
+        // A raw image's load address is the build's own _text (System.map; 32-bit maps print
+        // it sign-extended).
+        if info.out.contains("load address:") {
+            let text = try String(contentsOfFile: map!, encoding: .utf8).split(separator: "\n")
+                .first { $0.hasSuffix(" T _text") }.map { String($0.prefix { $0 != " " }) }
+            let digits = String(text!.suffix(info.out.contains("32-bit") ? 8 : 16))
+            let stripped = String(digits.drop { $0 == "0" })
+            #expect(info.out.contains("load address:  0x\(stripped) ("), "\(info.out)")
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import ELFKit
 import Foundation
 import KallsymsCore
 import KallsymsTestSupport
@@ -65,6 +66,32 @@ import Testing
         } throws: { e in
             (e as? KallsymsError)?.message.contains("expands past \(cap) bytes") == true
                 || "\(e)".contains("expands past \(cap) bytes")
+        }
+    }
+
+    /// A decompressor ELF (MIPS `vmlinuz`) holds no table but carries the kernel as an xz stream
+    /// in its data: it is unwrapped like any container, and the chain says so. Without a stream,
+    /// the error says what was tried.
+    @Test func elfDecompressorsAreUnwrapped() throws {
+        let (bytes, symbols) = try Self.blob()
+        func wrapper(_ data: [UInt8]) -> [UInt8] {
+            var w = ELFImageWriter(is64: false, byteOrder: .little, machine: .mips)
+            w.regions.append(.init(name: ".text", address: 0x810F_0000, bytes: [UInt8](repeating: 0, count: 4096), executable: true))
+            w.regions.append(.init(name: ".data", address: 0x810F_1000, bytes: data, executable: false))
+            return w.write()
+        }
+        let xz = try Self.compress(bytes, ["/usr/bin/xz", "-c", "--check=crc32"])
+        let image = try KernelImage.read(bytes: wrapper([UInt8](repeating: 0x11, count: 100) + xz + [0, 0, 0, 0]))
+        #expect(image.symbols == symbols)
+        #expect(image.steps.first?.hasPrefix("ELF32 mips little-endian decompressor: embedded xz stream at 0x") == true)
+        #expect(image.steps.count == 3 && image.steps[1].hasPrefix("xz → ") && image.steps[2] == "raw kernel")
+        #expect(image.architecture == "mips64", "the wrapper is 32-bit, the kernel inside 64-bit")
+        #expect {
+            try KernelImage.read(bytes: wrapper([UInt8](repeating: 0x11, count: 4096)))
+        } throws: { e in
+            let m = "\(e)"
+            return m.contains("ELF32 mips little-endian without a kallsyms table: no kallsyms token table")
+                && m.contains("no compressed stream inside")
         }
     }
 

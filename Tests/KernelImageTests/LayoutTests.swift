@@ -133,7 +133,7 @@ import Testing
         #expect(found.layout.order == c.order)
         #expect(found.layout.addressKind == c.kind)
         #expect(found.layout.pointerSize == c.pointerSize)
-        #expect(found.layout.littleEndian == c.littleEndian)
+        #expect(found.layout.byteOrder == (c.littleEndian ? .little : .big))
         #expect(found.layout.markerSize == (c.wideMarkers ? c.pointerSize : 4))
         #expect(found.layout.twoByteLengthsSeen)
         #expect(found.layout.hasSeqsOfNames == (c.order != .before62))

@@ -1,3 +1,4 @@
+import ELFKit
 import FuzzSupport
 import KallsymsCore
 import KernelImage
@@ -22,15 +23,15 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if o != 0xFFFF_FFFF { at[name] = o % max(1, blob.count + 8) }
     }
     let flags = all[40]
-    let le = flags & 1 == 0
+    let order: ByteOrder = flags & 1 == 0 ? .little : .big
     let ptr = flags & 2 == 0 ? 8 : 4
-    if let t = try? TableLocator.readAtSymbols(blob, at: at, littleEndian: le, pointerSize: ptr) {
+    if let t = try? TableLocator.readAtSymbols(blob, at: at, order: order, pointerSize: ptr) {
         if (try? TableDecoder.decode(t.table)) != t.table.symbols { fatalError("decoded table disagrees") }
         let table = t.table
         table.prepareLookups()
         _ = table.lookup(address: table.symbols.addresses.first ?? 0)
     }
-    if let t = try? TableLocator.locate(in: blob, hints: ScanHints(littleEndian: le, pointerSize: ptr)) {
+    if let t = try? TableLocator.locate(in: blob, hints: ScanHints(byteOrder: order, pointerSize: ptr)) {
         _ = t.table.lookup(address: 0)
     }
     return 0
