@@ -307,7 +307,8 @@ public struct KernelImage: Sendable {
             for (array, address) in wanted { if let o = offsetOf(address) { at[array] = o } }
             do {
                 located = try b.withUnsafeBufferPointer {
-                    try TableLocator.readAtSymbols($0, at: at, order: elf.byteOrder, pointerSize: elf.is64 ? 8 : 4)
+                    try TableLocator.readAtSymbols(
+                        $0, at: at, order: elf.byteOrder, pointerSize: elf.is64 ? 8 : 4, addressOf: addressOf)
                 }
                 readAtSymbols = true
             } catch {

@@ -10,7 +10,8 @@ extension TableLocator {
     /// every marker, the token index must describe the token table, seqs must be a permutation,
     /// and addresses must come out sorted.
     public static func readAtSymbols(
-        _ b: UnsafeBufferPointer<UInt8>, at: [KallsymsArray: Int], order byteOrder: ByteOrder, pointerSize: Int
+        _ b: UnsafeBufferPointer<UInt8>, at: [KallsymsArray: Int], order byteOrder: ByteOrder, pointerSize: Int,
+        addressOf: ((Int) -> UInt64?)? = nil
     ) throws -> LocatedTable {
         let r = Reader(b, order: byteOrder)
         func need(_ array: KallsymsArray) throws -> Int {
@@ -60,7 +61,31 @@ extension TableLocator {
         var kind: TableLayout.AddressKind
         var addressesAt: Int
         var baseAt: Int?
-        if let offsetsAt = at[.offsets] {
+        if let offsetsAt = at[.offsets], at[.relativeBase] == nil {
+            // 7.0 and later: no relative base. Place-relative where the file says where each
+            // entry is loaded, else (or when that does not come out sorted) absolute 32-bit.
+            guard let w = words(offsetsAt, n, r) else { throw bad("offsets run past the end", offsetsAt) }
+            var placed: [UInt64]?
+            if let addressOf {
+                placed = []
+                for i in 0 ..< n {
+                    guard let p = addressOf(offsetsAt + 4 * i) else { placed = nil; break }
+                    placed!.append(p &+ UInt64(bitPattern: Int64(Int32(bitPattern: w[i]))))
+                }
+                if let p = placed, !sorted(p) { placed = nil }
+            }
+            if let placed {
+                kind = .placeRelative
+                addresses = placed
+                encoding = .addresses(placed, absolute: [])  // re-expressed against _text below
+            } else {
+                addresses = w.map { UInt64($0) }
+                guard sorted(addresses) else { throw bad("offsets are neither place-relative nor sorted addresses", offsetsAt) }
+                kind = .absolute32
+                encoding = .absolute32(w)
+            }
+            addressesAt = offsetsAt
+        } else if let offsetsAt = at[.offsets] {
             let base = try need(.relativeBase)
             guard let w = words(offsetsAt, n, r) else { throw bad("offsets run past the end", offsetsAt) }
             guard r.ok(base, pointerSize) else { throw bad("relative base is outside the file", base) }
@@ -108,12 +133,20 @@ extension TableLocator {
             order: order, addressKind: kind, byteOrder: byteOrder, pointerSize: pointerSize, markerSize: 4,
             twoByteLengthsSeen: sawTwoByte, hasSeqsOfNames: seqValues != nil, offsets: offsets, namesSize: names.count,
             tokenTableSize: tokenTable.count)
+        let newest = kind == .placeRelative || kind == .absolute32
         var table = KallsymsTable(
-            format: order == .before62 ? .linux61 : .linux612, symbols: symbols, names: names, markers: markers,
-            tokenTable: tokenTable, tokenIndex: tokenIndex, addressEncoding: encoding,
+            format: newest ? .linux70 : order == .before62 ? .linux61 : .linux612, symbols: symbols, names: names,
+            markers: markers, tokenTable: tokenTable, tokenIndex: tokenIndex, addressEncoding: encoding,
             seqsOfNames: seqValues ?? KallsymsGenerator.nameOrder(symbols, ltoClang: false), textAddress: 0)
-        table.prepareLookups()
         table.textAddress = table.address(of: "_text") ?? addresses.first ?? 0
+        if kind == .placeRelative {
+            // Each entry as the generator wrote it: `_text - . + (address - _text)`.
+            let text = table.textAddress
+            let deltas = addresses.map { Int64(bitPattern: $0 &- text) }
+            if deltas.allSatisfy({ $0 >= Int64(Int32.min) && $0 <= Int64(Int32.max) }) {
+                table.addressEncoding = .placeRelative(deltas.map { Int32($0) })
+            }
+        }
         return LocatedTable(table: table, layout: layout)
     }
 }

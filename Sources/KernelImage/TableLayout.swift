@@ -27,6 +27,9 @@ public struct TableLayout: Sendable, Equatable, CustomStringConvertible {
         case absolutePercpu = "absolute-percpu"
         /// 7.0 and later: each s32 is relative to its own position.
         case placeRelative = "place-relative"
+        /// 7.0 and later without `--pc-relative` (32-bit, not relocatable): each u32 is the
+        /// address.
+        case absolute32 = "absolute 32-bit"
     }
 
     public var order: ArrayOrder

@@ -97,6 +97,8 @@ import Testing
                     let at = base(c) &+ UInt64(start + 4 * i)
                     word(UInt64(UInt32(truncatingIfNeeded: a &- at)), 4)
                 }
+            case .absolute32:
+                for a in addresses { word(a & 0xFFFF_FFFF, 4) }
             }
         }
         func seqs() {

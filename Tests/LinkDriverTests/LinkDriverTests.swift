@@ -31,9 +31,9 @@ import Testing
     }
 
     /// Builds the firmware's objects; returns the link command.
-    func firmwareCommand(_ dir: String) throws -> [String] {
+    func firmwareCommand(_ dir: String, defines: [String] = []) throws -> [String] {
         let src = "\(Self.root)/examples/firmware"
-        let cflags = [
+        let cflags = defines.map { "-D" + $0 } + [
             "-O1", "-fno-optimize-sibling-calls", "-fno-inline-functions-called-once", "-ffreestanding", "-fno-pic",
             "-fno-pie", "-fno-omit-frame-pointer", "-fno-stack-protector", "-fcf-protection=none",
             "-fno-asynchronous-unwind-tables",
