@@ -304,7 +304,10 @@ public struct KernelImage: Sendable {
             // design; where the symbols name every array, read each array at its symbol.
             guard bySymbols else { throw scanError }
             var at: [KallsymsArray: Int] = [:]
-            for (array, address) in wanted { if let o = offsetOf(address) { at[array] = o } }
+            for (array, address) in wanted {
+                // An empty array may be labelled at the very end of its section.
+                if let o = offsetOf(address) ?? offsetOf(address &- 1).map({ $0 + 1 }) { at[array] = o }
+            }
             do {
                 located = try b.withUnsafeBufferPointer {
                     try TableLocator.readAtSymbols(

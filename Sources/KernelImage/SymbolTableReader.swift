@@ -133,20 +133,29 @@ extension TableLocator {
             order: order, addressKind: kind, byteOrder: byteOrder, pointerSize: pointerSize, markerSize: 4,
             twoByteLengthsSeen: sawTwoByte, hasSeqsOfNames: seqValues != nil, offsets: offsets, namesSize: names.count,
             tokenTableSize: tokenTable.count)
-        let newest = kind == .placeRelative || kind == .absolute32
         var table = KallsymsTable(
-            format: newest ? .linux70 : order == .before62 ? .linux61 : .linux612, symbols: symbols, names: names,
+            format: kind.generator ?? (order == .before62 ? .linux61 : .linux612), symbols: symbols, names: names,
             markers: markers, tokenTable: tokenTable, tokenIndex: tokenIndex, addressEncoding: encoding,
             seqsOfNames: seqValues ?? KallsymsGenerator.nameOrder(symbols, ltoClang: false), textAddress: 0)
         table.textAddress = table.address(of: "_text") ?? addresses.first ?? 0
-        if kind == .placeRelative {
-            // Each entry as the generator wrote it: `_text - . + (address - _text)`.
-            let text = table.textAddress
-            let deltas = addresses.map { Int64(bitPattern: $0 &- text) }
-            if deltas.allSatisfy({ $0 >= Int64(Int32.min) && $0 <= Int64(Int32.max) }) {
-                table.addressEncoding = .placeRelative(deltas.map { Int32($0) })
-            }
-        }
+        if kind == .placeRelative { table.expressPlaceRelative() }
         return LocatedTable(table: table, layout: layout)
+    }
+}
+
+extension TableLayout.AddressKind {
+    /// The generator version whose tables only this encoding identifies (7.0's), else nil.
+    var generator: KallsymsFormat? { self == .placeRelative || self == .absolute32 ? .linux70 : nil }
+}
+
+extension KallsymsTable {
+    /// A place-relative table found as plain addresses, re-expressed as the generator wrote it:
+    /// each entry `_text - . + (address - _text)`. Left as it is when an entry lies more than
+    /// 2 GiB from `_text` (the generator would have refused it).
+    mutating func expressPlaceRelative() {
+        let text = textAddress
+        let deltas = TableDecoder.addresses(addressEncoding, textAddress: text).map { Int64(bitPattern: $0 &- text) }
+        guard deltas.allSatisfy({ $0 >= Int64(Int32.min) && $0 <= Int64(Int32.max) }) else { return }
+        addressEncoding = .placeRelative(deltas.map { Int32($0) })
     }
 }

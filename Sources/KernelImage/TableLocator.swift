@@ -570,11 +570,11 @@ public enum TableLocator {
             relativeBaseSource: address.relativeBaseSource, offsets: offsets, namesSize: names.end - names.start,
             tokenTableSize: hit.end - hit.start)
         var table = KallsymsTable(
-            format: order == .before62 ? .linux61 : .linux612, symbols: symbols, names: namesBytes, markers: m.values,
-            tokenTable: tokenTable, tokenIndex: hit.tokenIndex, addressEncoding: address.encoding,
-            seqsOfNames: seqsOfNames, textAddress: 0)
-        table.prepareLookups()
+            format: address.kind.generator ?? (order == .before62 ? .linux61 : .linux612), symbols: symbols,
+            names: namesBytes, markers: m.values, tokenTable: tokenTable, tokenIndex: hit.tokenIndex,
+            addressEncoding: address.encoding, seqsOfNames: seqsOfNames, textAddress: 0)
         table.textAddress = table.address(of: "_text") ?? address.addresses.first ?? 0
+        if address.kind == .placeRelative { table.expressPlaceRelative() }
         return LocatedTable(table: table, layout: layout)
     }
 }
