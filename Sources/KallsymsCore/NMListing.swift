@@ -172,10 +172,8 @@ public struct NMListing: Sendable {
         let shstrndx = elf.sections.firstIndex { $0.type == .strtab && $0.name == ".shstrtab" }
         var symtabStrings = Set<Int>()
         for s in elf.sections where s.type == .symtab || s.type == .dynsym { symtabStrings.insert(Int(s.link)) }
-        // BFD's small-data sections: mips, mips_rs3_le, ppc32, alpha (EM_ALPHA_STD), ia64, m32r, riscv.
-        let smallDataMachines: Set<ELFMachine> = [
-            .mips, ELFMachine(rawValue: 10), .ppc, ELFMachine(rawValue: 36), .ia64, ELFMachine(rawValue: 88), .riscv,
-        ]
+        // The machines whose BFD back ends have small-data sections (.sdata, .sbss, ...).
+        let smallDataMachines: Set<ELFMachine> = [.mips, .mipsRS3LE, .ppc, .v800, .ia64, .m32r, .riscv]
         return elf.sections.enumerated().map { index, s in
             var c = SectionClass()
             if index == 0 || s.type == .symtab || s.type == .dynsym || index == shstrndx
