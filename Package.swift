@@ -44,6 +44,6 @@ let package = Package(
         .testTarget(name: "KernelImageTests", dependencies: ["KernelImage", "KallsymsCore", "ELFKit", "KallsymsTestSupport"]),
         .testTarget(name: "LinkDriverTests", dependencies: ["LinkDriver", "MapDiff", "KernelImage", "KallsymsCore", "ELFKit", "KallsymsTestSupport"]),
         .testTarget(name: "MapDiffTests", dependencies: ["MapDiff", "KallsymsCore", "KallsymsTestSupport"]),
-        .testTarget(name: "KallsymsCLITests", dependencies: ["kallsyms", "KallsymsCore", "KallsymsTestSupport"]),
+        .testTarget(name: "KallsymsCLITests", dependencies: ["kallsyms", "KallsymsCore", "ELFKit", "KernelImage", "MapDiff", "KallsymsTestSupport"]),
     ]
 )

@@ -17,6 +17,21 @@ public enum JSONOutput {
         return d
     }
 
+    /// A JSON array with one compact element a line: long listings stay readable line by line.
+    public static func lines<S: Sequence>(_ items: S) -> [UInt8] where S.Element: Encodable {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var out = Array("[\n".utf8)
+        var first = true
+        for item in items {
+            if !first { out += Array(",\n".utf8) }
+            first = false
+            out += try! e.encode(item)
+        }
+        out += Array((first ? "]\n" : "\n]\n").utf8)
+        return out
+    }
+
     public static func string<T: Encodable>(_ value: T, pretty: Bool = true) -> String {
         String(decoding: data(value, pretty: pretty), as: UTF8.self)
     }

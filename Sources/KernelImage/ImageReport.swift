@@ -52,44 +52,27 @@ public enum ImageReport {
         }
     }
 
-    static func jsonString(_ bytes: some Collection<UInt8>, into out: inout [UInt8]) {
-        out.append(0x22)
-        for c in bytes {
-            switch c {
-            case 0x22: out += [0x5C, 0x22]
-            case 0x5C: out += [0x5C, 0x5C]
-            case 0 ..< 0x20, 0x7F ... 0xFF:
-                // Names are bytes, not necessarily UTF-8: escape anything outside printable ASCII.
-                out += Array("\\u00".utf8)
-                out.append(hexDigits[Int(c >> 4)])
-                out.append(hexDigits[Int(c & 0xF)])
-            default: out.append(c)
-            }
-        }
-        out.append(0x22)
+    /// One entry of `dump --format json`.
+    public struct DumpedSymbol: Codable, Equatable, Sendable {
+        /// Hex, with the slide applied: 64-bit addresses do not survive JSON's numbers.
+        public var address: String
+        /// The type letter and the name, as their bytes (see `SymbolNameJSON`).
+        public var type: SymbolNameJSON
+        public var name: SymbolNameJSON
     }
 
+    /// The table as a JSON array, one symbol a line, through `JSONOutput`.
     public static func jsonSymbols(_ t: KallsymsTable, pointerSize: Int, slide: Int64 = 0) -> [UInt8] {
         let s = t.symbols
-        let open = Array("  {\"address\": \"0x".utf8)
-        let typeField = Array("\", \"type\": \"".utf8)
-        let nameField = Array("\", \"name\": ".utf8)
-        var out = Array("[\n".utf8)
-        out.reserveCapacity(s.bytes.count + s.count * (open.count + typeField.count + nameField.count + 24))
         let mask: UInt64 = pointerSize == 8 ? .max : 0xFFFF_FFFF
-        for i in 0 ..< s.count {
-            out += open
-            appendHex(&out, (s.addresses[i] &+ UInt64(bitPattern: slide)) & mask, digits: pointerSize * 2)
-            out += typeField
-            out.append(s.type(i))
-            out += nameField
-            jsonString(s.name(i), into: &out)
-            out += [0x7D]
-            if i + 1 < s.count { out.append(0x2C) }
-            out.append(0x0A)
-        }
-        out += Array("]\n".utf8)
-        return out
+        var hex: [UInt8] = []
+        return JSONOutput.lines((0 ..< s.count).lazy.map { i in
+            hex.removeAll(keepingCapacity: true)
+            hex += Array("0x".utf8)
+            appendHex(&hex, (s.addresses[i] &+ UInt64(bitPattern: slide)) & mask, digits: pointerSize * 2)
+            return DumpedSymbol(
+                address: String(decoding: hex, as: UTF8.self), type: SymbolNameJSON([s.type(i)]), name: SymbolNameJSON(s.name(i)))
+        })
     }
 
     static func hex(_ v: Int?) -> String { v.map { "0x" + String($0, radix: 16) } ?? "-" }
@@ -147,34 +130,70 @@ public enum ImageReport {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    public static func json(_ k: KernelImage) -> String {
-        func q(_ s: String) -> String {
-            var b = [UInt8]()
-            jsonString(Array(s.utf8), into: &b)
-            return String(decoding: b, as: UTF8.self)
+    /// What `info --json` prints.
+    public struct Info: Codable, Equatable, Sendable {
+        public struct Array: Codable, Equatable, Sendable {
+            public var name: String
+            public var offset: Int?
+            public var size: Int
         }
-        let l = k.layout
-        var fields: [String] = [
-            "\"container\": [" + k.steps.map(q).joined(separator: ", ") + "]",
-            "\"architecture\": " + (k.architecture.map(q) ?? "null"),
-            "\"littleEndian\": \(l.byteOrder == .little)", "\"pointerSize\": \(l.pointerSize)",
-            "\"banner\": " + (k.banner.map(q) ?? "null"), "\"buildID\": " + (k.buildID.map(q) ?? "null"),
-            "\"kernelBytes\": \(k.kernelSize)",
-            "\"arrayOrder\": " + q(l.order.rawValue), "\"addressKind\": " + q(l.addressKind.rawValue),
-            "\"markerSize\": \(l.markerSize)", "\"twoByteLengthsSeen\": \(l.twoByteLengthsSeen)",
-            "\"hasSeqsOfNames\": \(l.hasSeqsOfNames)", "\"locatedBySymbols\": \(k.locatedBySymbols)",
-            "\"numSyms\": \(k.table.numSyms)",
-        ]
-        if case .offsets(_, let base, _) = k.table.addressEncoding {
-            fields.append("\"relativeBase\": \"0x\(String(base, radix: 16))\"")
+        public var container: [String]
+        public var architecture: String?
+        public var littleEndian: Bool
+        public var pointerSize: Int
+        public var banner: String?
+        public var buildID: String?
+        public var kernelBytes: Int
+        public var arrayOrder: String
+        public var addressKind: String
+        public var markerSize: Int
+        public var twoByteLengthsSeen: Bool
+        public var hasSeqsOfNames: Bool
+        public var locatedBySymbols: Bool
+        public var numSyms: Int
+        public var relativeBase: String?
+        public var loadAddress: String?
+        public var loadAddressSource: String?
+        public var tables: [Array]
+
+        // Every key is written, absent values as null.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(container, forKey: .container)
+            try c.encode(architecture, forKey: .architecture)
+            try c.encode(littleEndian, forKey: .littleEndian)
+            try c.encode(pointerSize, forKey: .pointerSize)
+            try c.encode(banner, forKey: .banner)
+            try c.encode(buildID, forKey: .buildID)
+            try c.encode(kernelBytes, forKey: .kernelBytes)
+            try c.encode(arrayOrder, forKey: .arrayOrder)
+            try c.encode(addressKind, forKey: .addressKind)
+            try c.encode(markerSize, forKey: .markerSize)
+            try c.encode(twoByteLengthsSeen, forKey: .twoByteLengthsSeen)
+            try c.encode(hasSeqsOfNames, forKey: .hasSeqsOfNames)
+            try c.encode(locatedBySymbols, forKey: .locatedBySymbols)
+            try c.encode(numSyms, forKey: .numSyms)
+            try c.encode(relativeBase, forKey: .relativeBase)
+            try c.encode(loadAddress, forKey: .loadAddress)
+            try c.encode(loadAddressSource, forKey: .loadAddressSource)
+            try c.encode(tables, forKey: .tables)
         }
-        if k.segments.isEmpty, let found = LoadAddress.of(k) {
-            fields.append("\"loadAddress\": \"0x\(String(found.address, radix: 16))\", \"loadAddressSource\": \(q(found.source))")
-        }
-        let arrays = arrays(k).map { name, off, size in
-            "{\"name\": \(q(name.label)), \"offset\": \(off.map(String.init) ?? "null"), \"size\": \(size)}"
-        }
-        fields.append("\"tables\": [" + arrays.joined(separator: ", ") + "]")
-        return "{\n  " + fields.joined(separator: ",\n  ") + "\n}\n"
     }
+
+    public static func info(_ k: KernelImage) -> Info {
+        let l = k.layout
+        var relativeBase: String?
+        if case .offsets(_, let base, _) = k.table.addressEncoding { relativeBase = "0x" + String(base, radix: 16) }
+        let load = k.segments.isEmpty ? LoadAddress.of(k) : nil
+        return Info(
+            container: k.steps, architecture: k.architecture, littleEndian: l.byteOrder == .little,
+            pointerSize: l.pointerSize, banner: k.banner, buildID: k.buildID, kernelBytes: k.kernelSize,
+            arrayOrder: l.order.rawValue, addressKind: l.addressKind.rawValue, markerSize: l.markerSize,
+            twoByteLengthsSeen: l.twoByteLengthsSeen, hasSeqsOfNames: l.hasSeqsOfNames,
+            locatedBySymbols: k.locatedBySymbols, numSyms: k.table.numSyms, relativeBase: relativeBase,
+            loadAddress: load.map { "0x" + String($0.address, radix: 16) }, loadAddressSource: load?.source,
+            tables: arrays(k).map { Info.Array(name: $0.0.label, offset: $0.1, size: $0.2) })
+    }
+
+    public static func json(_ k: KernelImage) -> String { JSONOutput.string(info(k)) }
 }

@@ -1,3 +1,4 @@
+import KallsymsCore
 import Foundation
 
 /// The words `kallsyms link` prints.
@@ -38,9 +39,5 @@ public enum LinkReport {
         return out
     }
 
-    public static func json(_ s: LinkSummary) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return (String(data: (try? e.encode(s)) ?? Data(), encoding: .utf8) ?? "{}") + "\n"
-    }
+    public static func json(_ s: LinkSummary) -> String { JSONOutput.string(s) }
 }

@@ -44,7 +44,14 @@ struct Diff: ParsableCommand {
 func loadSymbols(path: String) throws -> (SymbolList, String) {
     let bytes = try FileIO.read(path)
     let isELF = bytes.count >= 4 && bytes[0] == 0x7F && bytes[1] == 0x45 && bytes[2] == 0x4C && bytes[3] == 0x46
-    let looksLikeText = !bytes.prefix(1 << 16).contains { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
+    // A map's names may hold any byte but NUL and newline (the kernel's parser takes them), so
+    // what marks text is no NUL and a first line that starts like `HEX TYPE NAME`.
+    let head = bytes.prefix(1 << 16)
+    let firstLine = head.prefix { $0 != 0x0A }
+    let digits = firstLine.prefix { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) }
+    // (`nm -n` starts with its undefined symbols: blanks where the address would be.)
+    let looksLikeText =
+        bytes.isEmpty || (!head.contains(0) && (firstLine.first == 0x20 || (!digits.isEmpty && firstLine.dropFirst(digits.count).first == 0x20)))
     if !isELF && looksLikeText {
         return (try MapDiff.parseMap(bytes, file: path), "symbol map")
     }
