@@ -122,7 +122,7 @@ extension TableLocator {
             }
         }
         let order: TableLayout.ArrayOrder =
-            numSymsAt < addressesAt ? .v64 : (seqValues != nil ? .v62 : .before62)
+            numSymsAt < addressesAt ? .v6_4 : (seqValues != nil ? .v6_2 : .before6_2)
         var offsets: [KallsymsArray: Int] = [
             .numSyms: numSymsAt, .names: namesAt, .markers: markersAt, .tokenTable: tableAt, .tokenIndex: indexAt,
             kind == .absolute ? .addresses : .offsets: addressesAt,
@@ -134,7 +134,7 @@ extension TableLocator {
             twoByteLengthsSeen: sawTwoByte, hasSeqsOfNames: seqValues != nil, offsets: offsets, namesSize: names.count,
             tokenTableSize: tokenTable.count)
         var table = KallsymsTable(
-            format: kind.generator ?? (order == .before62 ? .linux61 : .linux612), symbols: symbols, names: names,
+            format: kind.generator ?? (order == .before6_2 ? .linux61 : .linux612), symbols: symbols, names: names,
             markers: markers, tokenTable: tokenTable, tokenIndex: tokenIndex, addressEncoding: encoding,
             seqsOfNames: seqValues ?? KallsymsGenerator.nameOrder(symbols, ltoClang: false), textAddress: 0)
         table.textAddress = table.address(of: "_text") ?? addresses.first ?? 0

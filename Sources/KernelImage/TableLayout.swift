@@ -4,33 +4,10 @@ import KallsymsCore
 /// What the reader found out about a table's layout — decided from the data, never from the
 /// version banner.
 public struct TableLayout: Sendable, Equatable, CustomStringConvertible {
-    /// The order of the arrays, which changed twice.
-    public enum ArrayOrder: String, Sendable {
-        /// before 6.2: addresses/offsets, relative_base, num_syms, names, markers, token_table,
-        /// token_index.
-        case before62 = "before 6.2"
-        /// 6.2–6.3: as before, with `kallsyms_seqs_of_names` between markers and token_table.
-        case v62 = "6.2-6.3"
-        /// 6.4 and later: num_syms, names, markers, token_table, token_index, offsets/addresses,
-        /// relative_base, seqs_of_names.
-        case v64 = "6.4+"
-    }
-
-    /// How addresses are stored.
-    public enum AddressKind: String, Sendable {
-        /// `kallsyms_addresses[]`, pointer-sized absolute values (before 6.11, without
-        /// CONFIG_KALLSYMS_BASE_RELATIVE).
-        case absolute
-        /// `kallsyms_offsets[]` + `kallsyms_relative_base`: base + u32 (4.6 ... 6.x).
-        case baseRelative = "base-relative"
-        /// Base-relative with CONFIG_KALLSYMS_ABSOLUTE_PERCPU (non-negative words are absolute).
-        case absolutePercpu = "absolute-percpu"
-        /// 7.0 and later: each s32 is relative to its own position.
-        case placeRelative = "place-relative"
-        /// 7.0 and later without `--pc-relative` (32-bit, not relocatable): each u32 is the
-        /// address.
-        case absolute32 = "absolute 32-bit"
-    }
+    /// The order of the arrays (the model's `ArrayOrder`, docs/table-format.md).
+    public typealias ArrayOrder = KallsymsCore.ArrayOrder
+    /// How addresses are stored (the model's `Addressing`).
+    public typealias AddressKind = Addressing
 
     public var order: ArrayOrder
     public var addressKind: AddressKind
@@ -51,6 +28,14 @@ public struct TableLayout: Sendable, Equatable, CustomStringConvertible {
     public var offsets: [KallsymsArray: Int]
     public var namesSize: Int
     public var tokenTableSize: Int
+
+    /// The layout in the model's terms. Name lengths say 1-byte unless a 2-byte one was seen.
+    public var format: TableFormat {
+        TableFormat(
+            order: order, addressing: addressKind, markerWidth: markerSize == 4 ? .fourBytes : .pointer,
+            nameLengths: twoByteLengthsSeen ? .uleb128 : .oneByte,
+            labelAlignment: addressKind == .placeRelative || addressKind == .absolute32 ? .four : .pointer)
+    }
 
     /// The array that holds the addresses: `kallsyms_addresses` or `kallsyms_offsets`.
     public var addressArray: KallsymsArray { addressKind == .absolute ? .addresses : .offsets }

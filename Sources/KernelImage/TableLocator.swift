@@ -528,15 +528,15 @@ public enum TableLocator {
             guard let so = found else { return nil }
             seqsOffset = so
             guard let a = addressesBeforeCount(names.numSymsOffset, n: n, ptr: ptr, r, hints: hints) else { return nil }
-            order = .v62
+            order = .v6_2
             address = a
         } else if let (a, so, s) = addressesAfterIndex(hit.indexOffset + 512, n: n, ptr: ptr, r, hints: hints) {
-            order = .v64
+            order = .v6_4
             address = a
             seqsOffset = so
             seqValues = s
         } else if let a = addressesBeforeCount(names.numSymsOffset, n: n, ptr: ptr, r, hints: hints) {
-            order = .before62
+            order = .before6_2
             address = a
         } else {
             return nil
@@ -570,7 +570,7 @@ public enum TableLocator {
             relativeBaseSource: address.relativeBaseSource, offsets: offsets, namesSize: names.end - names.start,
             tokenTableSize: hit.end - hit.start)
         var table = KallsymsTable(
-            format: address.kind.generator ?? (order == .before62 ? .linux61 : .linux612), symbols: symbols,
+            format: address.kind.generator ?? (order == .before6_2 ? .linux61 : .linux612), symbols: symbols,
             names: namesBytes, markers: m.values, tokenTable: tokenTable, tokenIndex: hit.tokenIndex,
             addressEncoding: address.encoding, seqsOfNames: seqsOfNames, textAddress: 0)
         table.textAddress = table.address(of: "_text") ?? address.addresses.first ?? 0

@@ -72,7 +72,7 @@ import Testing
         #expect(image.layout.pointerSize == k.pointerSize)
         #expect(image.steps.first?.hasPrefix(k.container) == true, "\(image.steps)")
         #expect(image.banner?.hasPrefix("Linux version \(k.version)") == true)
-        #expect(image.layout.order == (k.version == "6.12" ? .v64 : .v62))
+        #expect(image.layout.order == (k.version == "6.12" ? .v6_4 : .v6_2))
         let truth = try KallsymsGenerator.generate(mapBytes: FileIO.read(mapPath!), file: mapPath!, options: k.options)
         let a = image.symbols
         let b = truth.symbols

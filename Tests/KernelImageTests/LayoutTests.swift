@@ -19,21 +19,21 @@ import Testing
     }
 
     static let cases: [Case] = [
-        Case(order: .before62, kind: .absolute, pointerSize: 8, littleEndian: true, wideMarkers: true),  // 2.6 ... 4.19
-        Case(order: .before62, kind: .absolute, pointerSize: 4, littleEndian: false, wideMarkers: true),
-        Case(order: .before62, kind: .baseRelative, pointerSize: 8, littleEndian: true),  // 4.20 ... 6.1
-        Case(order: .before62, kind: .absolutePercpu, pointerSize: 8, littleEndian: true),
-        Case(order: .before62, kind: .absolute, pointerSize: 4, littleEndian: true),  // 32-bit absolute
-        Case(order: .v62, kind: .baseRelative, pointerSize: 8, littleEndian: false),  // 6.2-6.3, s390x-like
-        Case(order: .v62, kind: .absolutePercpu, pointerSize: 8, littleEndian: true),
-        Case(order: .v62, kind: .baseRelative, pointerSize: 4, littleEndian: true),
-        Case(order: .v64, kind: .baseRelative, pointerSize: 8, littleEndian: true),  // 6.4+
-        Case(order: .v64, kind: .absolutePercpu, pointerSize: 8, littleEndian: true),
-        Case(order: .v64, kind: .baseRelative, pointerSize: 8, littleEndian: false),
-        Case(order: .v64, kind: .absolute, pointerSize: 8, littleEndian: true),  // 6.4-6.10 !BASE_RELATIVE
-        Case(order: .v64, kind: .placeRelative, pointerSize: 8, littleEndian: true),  // 7.0
-        Case(order: .v64, kind: .placeRelative, pointerSize: 4, littleEndian: false),
-        Case(order: .v64, kind: .absolute, pointerSize: 4, littleEndian: true),  // 7.0 non-relocatable 32-bit
+        Case(order: .before6_2, kind: .absolute, pointerSize: 8, littleEndian: true, wideMarkers: true),  // 2.6 ... 4.19
+        Case(order: .before6_2, kind: .absolute, pointerSize: 4, littleEndian: false, wideMarkers: true),
+        Case(order: .before6_2, kind: .baseRelative, pointerSize: 8, littleEndian: true),  // 4.20 ... 6.1
+        Case(order: .before6_2, kind: .absolutePercpu, pointerSize: 8, littleEndian: true),
+        Case(order: .before6_2, kind: .absolute, pointerSize: 4, littleEndian: true),  // 32-bit absolute
+        Case(order: .v6_2, kind: .baseRelative, pointerSize: 8, littleEndian: false),  // 6.2-6.3, s390x-like
+        Case(order: .v6_2, kind: .absolutePercpu, pointerSize: 8, littleEndian: true),
+        Case(order: .v6_2, kind: .baseRelative, pointerSize: 4, littleEndian: true),
+        Case(order: .v6_4, kind: .baseRelative, pointerSize: 8, littleEndian: true),  // 6.4+
+        Case(order: .v6_4, kind: .absolutePercpu, pointerSize: 8, littleEndian: true),
+        Case(order: .v6_4, kind: .baseRelative, pointerSize: 8, littleEndian: false),
+        Case(order: .v6_4, kind: .absolute, pointerSize: 8, littleEndian: true),  // 6.4-6.10 !BASE_RELATIVE
+        Case(order: .v6_4, kind: .placeRelative, pointerSize: 8, littleEndian: true),  // 7.0
+        Case(order: .v6_4, kind: .placeRelative, pointerSize: 4, littleEndian: false),
+        Case(order: .v6_4, kind: .absolute, pointerSize: 4, littleEndian: true),  // 7.0 non-relocatable 32-bit
     ]
 
     static func base(_ c: Case) -> UInt64 { c.pointerSize == 8 ? 0xFFFF_8000_8000_0000 : 0xC000_0000 }
@@ -106,19 +106,19 @@ import Testing
             for s in t.seqsOfNames { out += [UInt8(s >> 16 & 0xFF), UInt8(s >> 8 & 0xFF), UInt8(s & 0xFF)] }
         }
         let markerWidth = c.wideMarkers ? c.pointerSize : 4
-        if c.order != .v64 { addressArrays() }
+        if c.order != .v6_4 { addressArrays() }
         pad()
         word(UInt64(n), markerWidth)
         pad()
         out += t.names
         pad()
         for m in t.markers { word(UInt64(m), markerWidth) }
-        if c.order == .v62 { seqs() }
+        if c.order == .v6_2 { seqs() }
         pad()
         out += t.tokenTable
         pad()
         for x in t.tokenIndex { word(UInt64(x), 2) }
-        if c.order == .v64 {
+        if c.order == .v6_4 {
             addressArrays()
             seqs()
         }
@@ -138,7 +138,7 @@ import Testing
         #expect(found.layout.byteOrder == (c.littleEndian ? .little : .big))
         #expect(found.layout.markerSize == (c.wideMarkers ? c.pointerSize : 4))
         #expect(found.layout.twoByteLengthsSeen)
-        #expect(found.layout.hasSeqsOfNames == (c.order != .before62))
+        #expect(found.layout.hasSeqsOfNames == (c.order != .before6_2))
         let same = found.table.symbols == source.symbols
         #expect(same, "decoded symbols differ")
         #expect(found.table.seqsOfNames == source.seqsOfNames)
@@ -147,7 +147,7 @@ import Testing
 
     /// Lookups behave as the kernel's: first alias, offset, size up to the next address.
     @Test func lookupsFollowTheKernel() throws {
-        let c = Case(order: .v64, kind: .baseRelative, pointerSize: 8, littleEndian: true)
+        let c = Case(order: .v6_4, kind: .baseRelative, pointerSize: 8, littleEndian: true)
         let t = try Self.sourceTable(c)
         let s = t.symbols
         // Every address inside a symbol maps back to the first alias at its start.
