@@ -18,13 +18,6 @@ enum Reservations {
         .names: 256, .markers: 8, .tokenTable: 128, .offsets: 64, .addresses: 128, .seqsOfNames: 48,
     ]
 
-    /// The least extra room of an array. The token table gets half its size: its length follows
-    /// which substrings are commonest, not how many symbols there are, so growth measured on the
-    /// symbols says nothing about it (stub names sharing a long prefix lengthen its tokens).
-    static func floor(_ l: BinaryLayout.Label) -> Int {
-        l.array == .tokenTable ? max(floors[.tokenTable]!, l.size / 2) : floors[l.array] ?? 64
-    }
-
     static func variableArrays(_ layout: BinaryLayout) -> [BinaryLayout.Label] {
         layout.labels.filter { $0.array.growsWithSymbols }
     }
@@ -38,7 +31,7 @@ enum Reservations {
         var room: [KallsymsArray: Int] = [:]
         for l in arrays {
             let share = Int((Double(extra) * Double(l.size) / Double(total)).rounded(.up))
-            room[l.array] = l.size + max(share, floor(l)) + (plus[l.array] ?? 0)
+            room[l.array] = l.size + max(share, floors[l.array] ?? 64) + (plus[l.array] ?? 0)
         }
         return TableReservation(room: room)
     }
@@ -89,7 +82,12 @@ enum Reservations {
             if need <= extra { break }
             extra = need
         }
-        let cascade = perCall.mapValues { Int(($0 * Double(calls)).rounded(.up)) }
+        var cascade = perCall.mapValues { Int(($0 * Double(calls)).rounded(.up)) }
+        // The token table's length follows which substrings are commonest, not how many symbols
+        // there are: stub names sharing a long prefix lengthen its tokens. Half its size again.
+        if let tokens = g.table.label(.tokenTable), calls > 0 {
+            cascade[.tokenTable] = max(cascade[.tokenTable] ?? 0, tokens.size / 2)
+        }
         return spread(noise, over: g.table, plus: cascade)
     }
 
@@ -119,7 +117,7 @@ enum Reservations {
         let before = Dictionary((linked.map(variableArrays) ?? []).map { ($0.array, $0.size) }, uniquingKeysWith: max)
         for l in variableArrays(bare) {
             let room = r.room[l.array] ?? 0
-            let least = floor(l)
+            let least = floors[l.array] ?? 64
             let margin = before[l.array].map { max(room - $0, least) } ?? least
             let doubled = l.size + 2 * max(margin, l.size - room) + least
             out.room[l.array] = max(room, doubled, anticipated.room[l.array] ?? 0)
