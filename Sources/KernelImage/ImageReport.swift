@@ -117,7 +117,7 @@ public enum ImageReport {
     public static func text(_ k: KernelImage) -> String {
         var lines: [String] = []
         lines.append("container:     " + k.steps.joined(separator: " → "))
-        lines.append("architecture:  " + (k.architecture ?? "unknown"))
+        lines.append("architecture:  " + (k.architecture?.rawValue ?? "unknown"))
         lines.append(
             "byte order:    \(k.layout.byteOrder), \(k.layout.pointerSize * 8)-bit")
         lines.append("banner:        " + (k.banner ?? "(none)"))
@@ -156,7 +156,7 @@ public enum ImageReport {
         let l = k.layout
         var fields: [String] = [
             "\"container\": [" + k.steps.map(q).joined(separator: ", ") + "]",
-            "\"architecture\": " + (k.architecture.map(q) ?? "null"),
+            "\"architecture\": " + (k.architecture.map { q($0.rawValue) } ?? "null"),
             "\"littleEndian\": \(l.byteOrder == .little)", "\"pointerSize\": \(l.pointerSize)",
             "\"banner\": " + (k.banner.map(q) ?? "null"), "\"buildID\": " + (k.buildID.map(q) ?? "null"),
             "\"kernelBytes\": \(k.kernelSize)",
