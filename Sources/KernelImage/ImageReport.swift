@@ -100,7 +100,7 @@ public enum ImageReport {
     public static func text(_ k: KernelImage) -> String {
         var lines: [String] = []
         lines.append("container:     " + k.steps.joined(separator: " → "))
-        lines.append("architecture:  " + (k.architecture ?? "unknown"))
+        lines.append("architecture:  " + (k.architecture?.rawValue ?? "unknown"))
         lines.append(
             "byte order:    \(k.layout.byteOrder), \(k.layout.pointerSize * 8)-bit")
         lines.append("banner:        " + (k.banner ?? "(none)"))
@@ -186,7 +186,7 @@ public enum ImageReport {
         if case .offsets(_, let base, _) = k.table.addressEncoding { relativeBase = "0x" + String(base, radix: 16) }
         let load = k.segments.isEmpty ? LoadAddress.of(k) : nil
         return Info(
-            container: k.steps, architecture: k.architecture, littleEndian: l.byteOrder == .little,
+            container: k.steps, architecture: k.architecture?.rawValue, littleEndian: l.byteOrder == .little,
             pointerSize: l.pointerSize, banner: k.banner, buildID: k.buildID, kernelBytes: k.kernelSize,
             arrayOrder: l.order.rawValue, addressKind: l.addressKind.rawValue, markerSize: l.markerSize,
             twoByteLengthsSeen: l.twoByteLengthsSeen, hasSeqsOfNames: l.hasSeqsOfNames,

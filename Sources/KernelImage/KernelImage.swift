@@ -7,8 +7,9 @@ public struct KernelImage: Sendable {
     /// How the table was reached, outermost first ("bzImage payload at 0x4a30 (11.9 MB)", "zstd →
     /// 62.1 MB", "ELF64 x86_64", "located by symbols" …).
     public var steps: [String]
-    /// "x86_64", "arm64", "arm", "i386", "ppc64", "s390x", … or nil when nothing says.
-    public var architecture: String?
+    /// From the ELF header, the boot header, or code only one architecture has (the same
+    /// vocabulary as `gen --arch`); nil when nothing says.
+    public var architecture: Architecture?
     /// The `Linux version …` banner, when the image carries one.
     public var banner: String?
     /// Size of the bytes the table was found in (the decompressed kernel).
@@ -96,7 +97,7 @@ public struct KernelImage: Sendable {
             let located = try b.withUnsafeBufferPointer { try TableLocator.locate(in: $0, hints: hints) }
             return finish(located, bytes: b, steps: steps + [step], arch: arch, bySymbols: false, addresses: [:])
         } catch let e as KallsymsError {
-            if depth > 0 || arch == "arm64" { failures.append("\(step): \(e.message)") }
+            if depth > 0 || arch == .aarch64 { failures.append("\(step): \(e.message)") }
         }
         // Decompressors (arm zImage, s390, unknown wrappers) carry the kernel as an embedded stream.
         return try embedded(
@@ -163,14 +164,14 @@ public struct KernelImage: Sendable {
     }
 
     /// What a raw kernel's own header says: arm64 `Image` and arm `zImage` have magic numbers.
-    static func rawKernelHints(_ b: [UInt8]) -> (ScanHints, arch: String?, step: String) {
+    static func rawKernelHints(_ b: [UInt8]) -> (ScanHints, arch: Architecture?, step: String) {
         if b.count > 0x40, b[0x38] == 0x41, b[0x39] == 0x52, b[0x3A] == 0x4D, b[0x3B] == 0x64 {
             // arm64 Image: little-endian 64-bit; _text is at file offset 0. Relocatable kernels
             // leave absolute words to R_AARCH64_RELATIVE fix-ups at boot.
-            return (ScanHints(byteOrder: .little, pointerSize: 8, architecture: "arm64"), "arm64", "arm64 Image")
+            return (ScanHints(byteOrder: .little, pointerSize: 8, architecture: .aarch64), .aarch64, "arm64 Image")
         }
         if (try? ByteReader(b, order: .little).u32(0x24)) == 0x016F_2818 {
-            return (ScanHints(byteOrder: .little, pointerSize: 4, architecture: "arm"), "arm", "arm zImage")
+            return (ScanHints(byteOrder: .little, pointerSize: 4, architecture: .arm), .arm, "arm zImage")
         }
         return (ScanHints(), nil, "raw kernel")
     }
@@ -203,7 +204,7 @@ public struct KernelImage: Sendable {
 
     /// The first compressed stream inside `b` that holds a kernel with a table.
     static func embedded(
-        _ b: [UInt8], step: String, arch: String?, steps: [String], depth: Int, limit: Int, failures: inout [String]
+        _ b: [UInt8], step: String, arch: Architecture?, steps: [String], depth: Int, limit: Int, failures: inout [String]
     ) throws -> KernelImage? {
         let candidates = b.withUnsafeBufferPointer { Compression.candidates(in: $0) }
         var tried = 0
@@ -241,30 +242,21 @@ public struct KernelImage: Sendable {
 
     /// The architecture a wrapper names, made exact by the kernel's own word size (a 32-bit MIPS
     /// decompressor may carry a 64-bit kernel).
-    static func refined(_ arch: String?, _ layout: TableLayout) -> String? {
-        switch arch {
-        case "mips" where layout.pointerSize == 8: "mips64"
-        case "mips64" where layout.pointerSize == 4: "mips"
-        default: arch
-        }
+    static func refined(_ arch: Architecture?, _ layout: TableLayout) -> Architecture? {
+        guard let arch, arch.pointerSize != layout.pointerSize else { return arch }
+        return Architecture.allCases.first {
+            $0.machine == arch.machine && $0.byteOrder == arch.byteOrder && $0.pointerSize == layout.pointerSize
+        } ?? arch
     }
-
-    static let elfMachines: [ELFMachine: String] = [
-        .i386: "i386", .x86_64: "x86_64", .arm: "arm", .aarch64: "arm64", .ppc64: "ppc64", .ppc: "ppc", .s390: "s390x",
-        .riscv: "riscv", .loongarch: "loongarch", .mips: "mips", .sparc: "sparc", .sparcv9: "sparc64",
-    ]
 
     /// The architecture an ELF header names, and the container step that says so.
-    static func describe(_ elf: ELFFile) -> (arch: String, step: String) {
-        var arch = elfMachines[elf.machine] ?? "ELF machine \(elf.machine.rawValue)"
-        if elf.machine == .ppc64 && elf.byteOrder == .little { arch = "ppc64le" }
-        if elf.machine == .s390 && !elf.is64 { arch = "s390" }
-        if elf.machine == .riscv { arch = elf.is64 ? "riscv64" : "riscv32" }
-        if elf.machine == .mips && elf.is64 { arch = "mips64" }
-        return (arch, "ELF\(elf.is64 ? 64 : 32) \(arch) \(elf.byteOrder)")
+    static func describe(_ elf: ELFFile) -> (arch: Architecture?, step: String) {
+        let arch = Architecture(machine: elf.machine, is64: elf.is64, order: elf.byteOrder)
+        let name = arch?.rawValue ?? "ELF machine \(elf.machine.rawValue)"
+        return (arch, "ELF\(elf.is64 ? 64 : 32) \(name) \(elf.byteOrder)")
     }
 
-    static func readELF(_ b: [UInt8], _ elf: ELFFile, arch: String, step: String, steps: [String]) throws -> KernelImage {
+    static func readELF(_ b: [UInt8], _ elf: ELFFile, arch: Architecture?, step: String, steps: [String]) throws -> KernelImage {
         let loaded = elf.sections.filter { $0.type != .nobits && $0.flags.contains(.alloc) && $0.size > 0 }
         let segments = elf.segments.filter { $0.type == .load && $0.fileSize > 0 }
         // Headers come from the file: every sum wraps instead of trapping, and an offset counts
@@ -363,7 +355,7 @@ public struct KernelImage: Sendable {
     }
 
     static func finish(
-        _ located: LocatedTable, bytes: [UInt8], steps: [String], arch: String?, bySymbols: Bool,
+        _ located: LocatedTable, bytes: [UInt8], steps: [String], arch: Architecture?, bySymbols: Bool,
         addresses: [KallsymsArray: UInt64]
     ) -> KernelImage {
         KernelImage(
@@ -397,23 +389,27 @@ public struct KernelImage: Sendable {
 
     /// The architecture from the system-call wrappers every modern kernel has, or from code only
     /// one architecture has (MIPS's TLB refill set-up, arm's software-interrupt vector).
-    static func guessArchitecture(_ located: LocatedTable) -> String? {
-        let prefixes: [(String, String)] = [
-            ("__x64_sys_", "x86_64"), ("__arm64_sys_", "arm64"), ("__s390x_sys_", "s390x"), ("__ia32_sys_", "i386"),
-            ("__riscv_sys_", "riscv64"),
+    static func guessArchitecture(_ located: LocatedTable) -> Architecture? {
+        let prefixes: [(String, ELFMachine)] = [
+            ("__x64_sys_", .x86_64), ("__arm64_sys_", .aarch64), ("__s390x_sys_", .s390), ("__ia32_sys_", .i386),
+            ("__riscv_sys_", .riscv),
         ]
         let s = located.table.symbols
-        let wide = located.layout.pointerSize == 8
-        for (p, arch) in prefixes {
-            let want = Array(p.utf8)
-            for i in 0 ..< s.count where s.name(i).starts(with: want) {
-                return arch == "i386" && wide ? "x86_64" : arch
-            }
+        let l = located.layout
+        // The machine's variant of the table's word size and byte order (i386's wrappers are
+        // also in x86_64 kernels).
+        func variant(_ machine: ELFMachine) -> Architecture? {
+            let m = machine == .i386 && l.pointerSize == 8 ? .x86_64 : machine
+            return Architecture.allCases.first { $0.machine == m && $0.pointerSize == l.pointerSize && $0.byteOrder == l.byteOrder }
         }
-        let landmarks: [(String, String)] = [
-            ("tlbmiss_handler_setup_pgd", wide ? "mips64" : "mips"), ("vector_swi", "arm"),
-        ]
-        for (name, arch) in landmarks where located.table.firstIndex(named: Array(name.utf8)) != nil { return arch }
+        for (p, machine) in prefixes {
+            let want = Array(p.utf8)
+            for i in 0 ..< s.count where s.name(i).starts(with: want) { return variant(machine) }
+        }
+        let landmarks: [(String, ELFMachine)] = [("tlbmiss_handler_setup_pgd", .mips), ("vector_swi", .arm)]
+        for (name, machine) in landmarks where located.table.firstIndex(named: Array(name.utf8)) != nil {
+            return variant(machine)
+        }
         return nil
     }
 }

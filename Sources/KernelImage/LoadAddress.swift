@@ -18,7 +18,7 @@ public enum LoadAddress {
     public static func of(_ k: KernelImage) -> Found? {
         if let t = k.table.address(of: "_text") { return Found(address: t, source: "_text in the table") }
         if let e = fromExports(k) { return e }
-        if k.architecture == "arm64", case .offsets(_, let rb, _) = k.table.addressEncoding, rb != 0 {
+        if k.architecture == .aarch64, case .offsets(_, let rb, _) = k.table.addressEncoding, rb != 0 {
             // arm64's Image starts 2 MiB-aligned below the first symbol.
             return Found(address: rb & ~UInt64(0x1F_FFFF), source: "arm64 Image layout (2 MiB-aligned below the relative base)")
         }

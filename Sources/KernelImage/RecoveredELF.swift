@@ -4,11 +4,6 @@ import KallsymsCore
 /// An ELF file carrying a kernel's code and the symbols recovered from its kallsyms table, as
 /// vmlinux-to-elf makes: for `nm`, `objdump -d` and gdb.
 public enum RecoveredELF {
-    static let machines: [String: ELFMachine] = [
-        "x86_64": .x86_64, "i386": .i386, "arm64": .aarch64, "arm": .arm, "ppc64": .ppc64, "ppc64le": .ppc64, "ppc": .ppc,
-        "s390x": .s390, "riscv64": .riscv, "riscv32": .riscv, "loongarch": .loongarch, "mips": .mips, "mips64": .mips,
-    ]
-
     /// The address of the kernel's first byte for raw images: `base` when given, else what the
     /// image says (LoadAddress).
     public static func imageBase(_ k: KernelImage, base: UInt64?) throws -> UInt64 {
@@ -20,11 +15,8 @@ public enum RecoveredELF {
         )
     }
 
-    /// The names `--arch` accepts.
-    public static var architectures: [String] { machines.keys.sorted() }
-
     public static func make(_ k: KernelImage, base: UInt64? = nil) throws -> [UInt8] {
-        guard let machine = k.elfMachine ?? k.architecture.flatMap({ machines[$0] }) else {
+        guard let machine = k.elfMachine ?? k.architecture?.machine else {
             throw KallsymsError(.usage, "unknown architecture: cannot choose an ELF machine")
         }
         var w = ELFImageWriter(

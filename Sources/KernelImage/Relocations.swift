@@ -8,7 +8,7 @@ struct ImageRelocations: Sendable {
     /// The relocation numbers of one architecture: the position-independent one, and the
     /// absolute pointer-sized one that names a symbol.
     struct Kind: Sendable {
-        var architecture: String
+        var machine: ELFMachine
         var order: ByteOrder?
         var relative: RelocationType
         var absolute: RelocationType
@@ -19,22 +19,22 @@ struct ImageRelocations: Sendable {
     /// Each architecture whose kernels relocate themselves from Elf64_Rela records.
     static let kinds: [Kind] = [
         Kind(
-            architecture: "arm64", order: .little, relative: RelocationType.AArch64.relative,
+            machine: .aarch64, order: .little, relative: RelocationType.AArch64.relative,
             absolute: RelocationType.AArch64.abs64, relativeName: "R_AARCH64_RELATIVE", absoluteName: "R_AARCH64_ABS64"),
         Kind(
-            architecture: "s390x", order: .big, relative: RelocationType.S390.relative, absolute: RelocationType.S390.r64,
+            machine: .s390, order: .big, relative: RelocationType.S390.relative, absolute: RelocationType.S390.r64,
             relativeName: "R_390_RELATIVE", absoluteName: "R_390_64"),
         Kind(
-            architecture: "ppc64", order: nil, relative: RelocationType.PPC64.relative, absolute: RelocationType.PPC64.addr64,
+            machine: .ppc64, order: nil, relative: RelocationType.PPC64.relative, absolute: RelocationType.PPC64.addr64,
             relativeName: "R_PPC64_RELATIVE", absoluteName: "R_PPC64_ADDR64"),
         Kind(
-            architecture: "x86_64", order: .little, relative: RelocationType.X86_64.relative,
+            machine: .x86_64, order: .little, relative: RelocationType.X86_64.relative,
             absolute: RelocationType.X86_64.r64, relativeName: "R_X86_64_RELATIVE", absoluteName: "R_X86_64_64"),
         Kind(
-            architecture: "riscv64", order: .little, relative: RelocationType.RISCV.relative, absolute: RelocationType.RISCV.r64,
+            machine: .riscv, order: .little, relative: RelocationType.RISCV.relative, absolute: RelocationType.RISCV.r64,
             relativeName: "R_RISCV_RELATIVE", absoluteName: "R_RISCV_64"),
         Kind(
-            architecture: "loongarch", order: .little, relative: RelocationType.LoongArch.relative,
+            machine: .loongarch, order: .little, relative: RelocationType.LoongArch.relative,
             absolute: RelocationType.LoongArch.r64, relativeName: "R_LARCH_RELATIVE", absoluteName: "R_LARCH_64"),
     ]
 
@@ -54,10 +54,9 @@ struct ImageRelocations: Sendable {
 
     /// The longest run of Elf64_Rela records of one architecture's two kinds; `architecture`
     /// restricts the kinds tried. Nil when no run of at least 16 records exists.
-    static func scan(_ r: TableLocator.Reader, architecture: String?) -> ImageRelocations? {
+    static func scan(_ r: TableLocator.Reader, architecture: Architecture?) -> ImageRelocations? {
         var best: ImageRelocations?
-        let arch = architecture == "ppc64le" ? "ppc64" : architecture
-        for kind in kinds where (kind.order == nil || kind.order == r.order) && (arch == nil || kind.architecture == arch) {
+        for kind in kinds where (kind.order == nil || kind.order == r.order) && (architecture == nil || kind.machine == architecture?.machine) {
             guard let (start, raw) = longestRun(r, kind), raw.count >= 16, raw.count > best?.entries.count ?? 0 else { continue }
             var found = ImageRelocations(kind: kind, entries: [], offset: start, symbolTableOffset: nil)
             let highest = raw.map(\.symbol).max() ?? 0

@@ -16,11 +16,11 @@ public struct ScanHints: Sendable {
     /// table does not carry absolute addresses itself.
     public var imageBase: UInt64?
     /// The architecture, when known: only its relocation records are looked for.
-    public var architecture: String?
+    public var architecture: Architecture?
 
     public init(
         byteOrder: ByteOrder? = nil, pointerSize: Int? = nil, addressOfOffset: (@Sendable (Int) -> UInt64?)? = nil,
-        imageBase: UInt64? = nil, architecture: String? = nil
+        imageBase: UInt64? = nil, architecture: Architecture? = nil
     ) {
         self.byteOrder = byteOrder
         self.pointerSize = pointerSize

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ELFKit
 import KallsymsCore
 import KernelImage
 
@@ -15,16 +16,17 @@ struct Elf: ParsableCommand {
     @Option(help: "Load address of the kernel's first byte (overrides what the image says: _text, exported symbols).")
     var base: String?
 
-    @Option(help: "Architecture (overrides what the image says): \(RecoveredELF.architectures.joined(separator: ", ")).")
+    @Option(help: "Architecture (overrides what the image says): \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
     var arch: String?
 
     func run() throws {
         var k = try KernelImage.read(path: image)
         if let arch {
-            guard RecoveredELF.architectures.contains(arch) else {
-                throw KallsymsError(.usage, "--arch: unknown architecture '\(arch)' (\(RecoveredELF.architectures.joined(separator: ", ")))")
+            guard let a = Architecture(name: arch) else {
+                let known = Architecture.allCases.map(\.rawValue).joined(separator: ", ")
+                throw KallsymsError(.usage, "--arch: unknown architecture '\(arch)' (\(known))")
             }
-            k.architecture = arch
+            k.architecture = a
             k.elfMachine = nil
         }
         let b = try base.map { UInt64(bitPattern: try parseSigned($0, what: "--base")) }

@@ -83,14 +83,14 @@ import Testing
         let xz = try Self.compress(bytes, ["/usr/bin/xz", "-c", "--check=crc32"])
         let image = try KernelImage.read(bytes: wrapper([UInt8](repeating: 0x11, count: 100) + xz + [0, 0, 0, 0]))
         #expect(image.symbols == symbols)
-        #expect(image.steps.first?.hasPrefix("ELF32 mips little-endian decompressor: embedded xz stream at 0x") == true)
+        #expect(image.steps.first?.hasPrefix("ELF32 mipsel little-endian decompressor: embedded xz stream at 0x") == true)
         #expect(image.steps.count == 3 && image.steps[1].hasPrefix("xz → ") && image.steps[2] == "raw kernel")
-        #expect(image.architecture == "mips64", "the wrapper is 32-bit, the kernel inside 64-bit")
+        #expect(image.architecture == .mips64el, "the wrapper is 32-bit, the kernel inside 64-bit")
         #expect {
             try KernelImage.read(bytes: wrapper([UInt8](repeating: 0x11, count: 4096)))
         } throws: { e in
             let m = "\(e)"
-            return m.contains("ELF32 mips little-endian without a kallsyms table: no kallsyms token table")
+            return m.contains("ELF32 mipsel little-endian without a kallsyms table: no kallsyms token table")
                 && m.contains("no compressed stream inside")
         }
     }
@@ -167,7 +167,7 @@ import Testing
         img.replaceSubrange(0x38 ..< 0x3C, with: [0x41, 0x52, 0x4D, 0x64])
         let arm64 = try KernelImage.read(bytes: img)
         #expect(arm64.symbols == symbols)
-        #expect(arm64.architecture == "arm64")
+        #expect(arm64.architecture == .aarch64)
 
         // A decompressor with the kernel as an embedded stream somewhere inside (zImage, s390).
         let embedded = [UInt8](repeating: 0x90, count: 5000) + gz + [UInt8](repeating: 0, count: 300)
