@@ -1,10 +1,6 @@
 import Dispatch
 #if canImport(Glibc)
     import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
 #endif
 
 /// Builds a kallsyms table from a symbol map, as `scripts/kallsyms` of the chosen version does:
