@@ -25,7 +25,7 @@ struct SymbolRuleOptions: ParsableArguments {
 
     func symbolFilter() throws -> SymbolFilter {
         guard !isLinux73 else {
-            throw KallsymsError(.usage, "--filter linux-7.3 reads the ELF itself and is only for `syms` so far")
+            throw KallsymsError(.usage, "--filter linux-7.3 is for `syms`; `link --format linux-7.3` applies 7.3's rules itself")
         }
         return SymbolFilter(
             base: SymbolFilter.Base(rawValue: filter)!, exclude: try exclude.map(POSIXRegex.init),
