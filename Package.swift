@@ -1,13 +1,16 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// The byte-crunching modules are optimized in debug builds too: unoptimized SIMD and generic
-// code is ~100x slower, which turns the differential tests over real kernels into hours.
-let optimizedAlways: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
-
+// Linux only: the code imports Glibc and binds glibc symbols (mallopt, memmem) by name,
+// and the compression system libraries come from the distribution. No `platforms:` entry is
+// claimed because none of Apple's would build.
+//
+// No unsafe flags, so that others can depend on a tagged release: SwiftPM refuses a versioned
+// dependency with `unsafeFlags`. The test suite runs optimized instead (`swift test -c release`, see
+// the README): unoptimized SIMD and generic code is ~100x slower, which would turn the differential
+// tests over real kernels into hours.
 let package = Package(
     name: "swift-kallsyms",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "kallsyms", targets: ["kallsyms"]),
         .library(name: "KallsymsCore", targets: ["KallsymsCore"]),
@@ -20,13 +23,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .target(name: "ELFKit", swiftSettings: optimizedAlways),
-        .target(name: "KallsymsCore", dependencies: ["ELFKit"], swiftSettings: optimizedAlways),
+        .target(name: "ELFKit"),
+        .target(name: "KallsymsCore", dependencies: ["ELFKit"]),
         .systemLibrary(
             name: "CCompression",
             providers: [.apt(["zlib1g-dev", "liblzma-dev", "libzstd-dev", "liblz4-dev", "libbz2-dev"])]),
-        .target(name: "KernelImage", dependencies: ["KallsymsCore", "ELFKit", "CCompression"], swiftSettings: optimizedAlways),
-        .target(name: "MapDiff", dependencies: ["KallsymsCore"], swiftSettings: optimizedAlways),
+        .target(name: "KernelImage", dependencies: ["KallsymsCore", "ELFKit", "CCompression"]),
+        .target(name: "MapDiff", dependencies: ["KallsymsCore"]),
         .target(name: "LinkDriver", dependencies: ["KallsymsCore", "ELFKit", "KernelImage", "MapDiff"]),
         .executableTarget(
             name: "kallsyms",
