@@ -10,7 +10,7 @@
 # System.map; for (a) every .S the build generated must equal what the kernel's own
 # scripts/kallsyms makes from the same .syms. Prints the time of the kallsyms link step of each
 # build and the number of links.
-#   tests/kernel/run.sh            (as root or with sudo; about 10-15 minutes on 2 cores)
+#   integration/kernel/run.sh            (as root or with sudo; about 10-15 minutes on 2 cores)
 # Work and the kernel tree live in ${KALLSYMS_CACHE:-~/.cache/swift-kallsyms}/kernel-test.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -51,7 +51,7 @@ cp "$work/link-vmlinux.sh.orig" "$tree/scripts/link-vmlinux.sh"
 make -C "$tree" -s mrproper
 
 say "configuration (tinyconfig + what the test needs)"
-gcc -static -Os -o "$work/init" "$root/tests/kernel/init.c"
+gcc -static -Os -o "$work/init" "$root/integration/kernel/init.c"
 cat > "$work/initramfs.list" <<LIST
 dir /dev 0755 0 0
 nod /dev/console 0600 0 0 c 5 1
@@ -147,7 +147,7 @@ boot() { # name
     timeout 300 qemu-system-x86_64 -m 256M -display none -no-reboot -serial "file:$work/$1.boot" \
         -kernel "$tree/arch/x86/boot/bzImage" -append "console=ttyS0 nokaslr panic=-1" || true
     grep -q "=== DONE" "$work/$1.boot" || { tail -30 "$work/$1.boot"; fail "$1: the kernel did not finish booting"; }
-    python3 "$root/tests/kernel/check.py" "$work/$1.boot" "$work/$1.proc" "$tree/System.map"
+    python3 "$root/integration/kernel/check.py" "$work/$1.boot" "$work/$1.proc" "$tree/System.map"
 }
 
 say "(a) scripts/kallsyms replaced by our drop-in"
