@@ -36,7 +36,10 @@ let package = Package(
             dependencies: [
                 "KallsymsCore", "ELFKit", "KernelImage", "MapDiff", "LinkDriver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            ],
+            plugins: ["BuildInfo"]),
+        // `kallsyms --version`: the git commit the executable is built from, read at build time.
+        .plugin(name: "BuildInfo", capability: .buildTool()),
         // Lookup throughput on a real image (scripts/bench-reader).
         .executableTarget(name: "kallsyms-bench", dependencies: ["KallsymsCore", "KernelImage"]),
         // Locates (and builds on demand) the kernel's reference tools and the Debian data the

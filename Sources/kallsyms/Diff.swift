@@ -15,10 +15,10 @@ struct Diff: ParsableCommand {
             1 different, 2 bad input.
             """)
 
-    @Argument(help: "The first list (e.g. .tmp_vmlinux2.syms; `-`: standard input).")
+    @Argument(help: "The first list (e.g. .tmp_vmlinux2.syms; `-`: standard input).", completion: .file())
     var a: String
 
-    @Argument(help: "The second list (e.g. System.map).")
+    @Argument(help: "The second list (e.g. System.map).", completion: .file())
     var b: String
 
     @Flag(help: "Print the report as JSON.")

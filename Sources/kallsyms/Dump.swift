@@ -10,7 +10,7 @@ struct Dump: ParsableCommand {
         case systemMap = "system-map", proc, json
     }
 
-    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel (`-`: standard input).")
+    @Argument(help: ArgumentHelp(imageHelp), completion: .file())
     var image: String
 
     @Option(help: "system-map (`%016x %c %s`, 8 digits for 32-bit), proc (as /proc/kallsyms prints built-in symbols) or json.")

@@ -7,10 +7,10 @@ struct Elf: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write an ELF file with the kernel's code and its recovered symbols (for nm, objdump, gdb).")
 
-    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel (`-`: standard input).")
+    @Argument(help: ArgumentHelp(imageHelp), completion: .file())
     var image: String
 
-    @Option(name: .shortAndLong, help: "The ELF file to write (written to a temporary name, then renamed).")
+    @Option(name: .shortAndLong, help: "The ELF file to write (written to a temporary name, then renamed).", completion: .file())
     var output: String
 
     @Option(help: "Load address of the kernel's first byte (overrides what the image says: _text, exported symbols).")

@@ -17,19 +17,19 @@ struct Gen: ParsableCommand {
 
     @OptionGroup var flags: GeneratorFlags
 
-    @Option(name: .shortAndLong, help: "Write the .S to FILE (atomically) instead of standard output.")
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the .S to FILE (atomically) instead of standard output.", valueName: "file"), completion: .file())
     var output: String?
 
     @Option(help: "What to write: asm (the kernel's .S), object (an ELF relocatable object, no assembler needed) or raw (the bare .rodata blob, with FILE.layout.json describing it).")
-    var emit: String = "asm"
+    var emit: Emit = .asm
 
-    @Option(help: "Target of --emit object/raw: \(Architecture.tableObjectTargets.map(\.rawValue).joined(separator: ", ")).")
-    var arch: String?
+    @Option(help: "Target of --emit object/raw.")
+    var arch: TableTarget?
 
-    @Option(help: "linux-7.3: also write the symbols read from the ELF, in System.map format, to FILE.")
+    @Option(help: "linux-7.3: also write the symbols read from the ELF, in System.map format, to FILE.", completion: .file())
     var sysmap: String?
 
-    @Argument(help: "The symbol map (`-`: standard input); for linux-7.3 the vmlinux ELF, then OUT.bin.")
+    @Argument(help: "The symbol map (`-`: standard input); for linux-7.3 the vmlinux ELF, then OUT.bin.", completion: .file())
     var inputs: [String]
 
     /// The kernel options whose unique prefixes `getopt_long` accepts.
@@ -45,18 +45,15 @@ struct Gen: ParsableCommand {
         }
     }
 
-    var targetArch: Architecture? { arch.flatMap(Architecture.init(name:)) }
+    var targetArch: Architecture? { arch?.architecture }
 
     func validate() throws {
-        guard ["asm", "object", "raw"].contains(emit) else {
-            throw ValidationError("unknown --emit '\(emit)' (expected asm, object or raw)")
-        }
         let format = flags.format
         if format.readsELF {
-            let wanted = emit == "asm" ? (sysmap == nil ? [2] : [1, 2]) : [1]
+            let wanted = emit == .asm ? (sysmap == nil ? [2] : [1, 2]) : [1]
             guard wanted.contains(inputs.count) else {
                 throw ValidationError(
-                    emit == "asm"
+                    emit == .asm
                         ? "linux-7.3 takes the vmlinux ELF and OUT.bin (or --sysmap=FILE and the ELF alone)"
                         : "--emit \(emit) takes the vmlinux ELF alone")
             }
@@ -64,8 +61,8 @@ struct Gen: ParsableCommand {
             guard inputs.count == 1 else { throw ValidationError("give exactly one symbol map") }
             guard sysmap == nil else { throw ValidationError("--sysmap exists in linux-7.3 only") }
         }
-        if emit != "asm" {
-            guard let target = targetArch, Architecture.tableObjectTargets.contains(target) else {
+        if emit != .asm {
+            guard targetArch != nil else {
                 throw ValidationError(
                     "--emit \(emit) needs --arch (\(Architecture.tableObjectTargets.map(\.rawValue).joined(separator: ", ")))")
             }
@@ -81,7 +78,7 @@ struct Gen: ParsableCommand {
         if options.format.readsELF {
             let symbols = try ELFInput.symbols(path: input, sysmap: sysmap)
             clock.lap("read")
-            if inputs.count == 1 && emit == "asm" {
+            if inputs.count == 1 && emit == .asm {
                 // `--sysmap=FILE vmlinux`: the map only, with the warnings the symbols give.
                 writeStderr(ELFSysmap(symbols: symbols, addressWidth: 16).warnings())
                 return
@@ -94,8 +91,8 @@ struct Gen: ParsableCommand {
             clock.lap("read")
             table = try KallsymsGenerator.generate(collected: collected, options: options, file: input)
         }
-        if emit != "asm", let output, let target = targetArch {
-            if emit == "object" {
+        if emit != .asm, let output, let target = targetArch {
+            if emit == .object {
                 try FileIO.writeAtomically(output, bytes: ObjectEmitter.object(table, arch: target))
             } else {
                 let layout = BinaryLayout(table, arch: target)
@@ -134,8 +131,8 @@ enum ELFInput {
 /// The generator's flags, shared by `gen` and `link`: the kernel's own options of
 /// `scripts/kallsyms`, plus the format.
 struct GeneratorFlags: ParsableArguments {
-    @Option(name: .customLong("format"), help: "Kernel format: \(KallsymsFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var formatName: String = KallsymsFormat.linux612.rawValue
+    @Option(help: "The kernel version whose scripts/kallsyms output to reproduce.")
+    var format: KallsymsFormat = .linux612
 
     @Flag(name: .customLong("all-symbols"), help: "Keep symbols outside the text ranges (CONFIG_KALLSYMS_ALL).")
     var allSymbols = false
@@ -152,16 +149,10 @@ struct GeneratorFlags: ParsableArguments {
     @Flag(name: .customLong("pc-relative"), help: "7.0 and later: place-relative offsets (CONFIG_64BIT or CONFIG_RELOCATABLE).")
     var pcRelative = false
 
-    var format: KallsymsFormat { KallsymsFormat(rawValue: formatName) ?? .linux612 }
-
     func validate() throws {
-        guard let f = KallsymsFormat(rawValue: formatName) else {
-            throw ValidationError(
-                "unknown --format '\(formatName)' (expected \(KallsymsFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
         if let flag = options.unsupportedFlags.first {
             let takers = flag.formats.map(\.rawValue).joined(separator: ", ")
-            throw ValidationError("\(flag.rawValue) does not exist in \(f.rawValue) (it belongs to \(takers))")
+            throw ValidationError("\(flag.rawValue) does not exist in \(format.rawValue) (it belongs to \(takers))")
         }
     }
 

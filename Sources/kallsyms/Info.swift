@@ -6,7 +6,7 @@ struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Say what an image holds: container, architecture, banner, table layout and offsets.")
 
-    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel (`-`: standard input).")
+    @Argument(help: ArgumentHelp(imageHelp), completion: .file())
     var image: String
 
     @Flag(help: "Print the same as JSON.")

@@ -31,18 +31,18 @@ struct Link: ParsableCommand {
     var patch = false
     @Option(help: "Reserve room in every array: SIZE bytes beyond the first table, or auto (estimated from the input objects: one link). Implies --patch.")
     var reserve: String?
-    @Option(help: "Target of the table object: \(Architecture.tableObjectTargets.map(\.rawValue).joined(separator: ", ")) (default: the first ELF input's).")
-    var arch: String?
-    @Option(help: "Write the System.map the final table was generated from.")
+    @Option(help: "Target of the table object (default: the first ELF input's).")
+    var arch: TableTarget?
+    @Option(help: "Write the System.map the final table was generated from.", completion: .file())
     var map: String?
     @Flag(name: .customLong("keep-temps"), help: "Keep every pass's object and image.")
     var keepTemps = false
     @Flag(help: "Print the summary as JSON (on standard output) instead of a line per pass.")
     var json = false
-    @Option(name: .shortAndLong, help: "The linked, verified image.")
+    @Option(name: .shortAndLong, help: "The linked, verified image.", completion: .file())
     var output: String
 
-    @Argument(parsing: .postTerminator, help: "The link command, after --.")
+    @Argument(parsing: .postTerminator, help: "The link command, after --.", completion: .file())
     var command: [String] = []
 
     func validate() throws {
@@ -53,7 +53,6 @@ struct Link: ParsableCommand {
         guard command.contains(where: { $0.contains("{out}") }) else {
             throw ValidationError("the link command must name {out} (the pass's output)")
         }
-        if let arch, Architecture(name: arch).map(Architecture.tableObjectTargets.contains) != true { throw ValidationError("unknown --arch '\(arch)'") }
         guard maxPasses >= 1 else { throw ValidationError("--max-passes must be at least 1") }
     }
 
@@ -71,7 +70,7 @@ struct Link: ParsableCommand {
         var reserveMode: LinkOptions.Reserve?
         if let reserve { reserveMode = reserve == "auto" ? .auto : .bytes(try Self.size(reserve, what: "--reserve")) }
         let options = LinkOptions(
-            command: command, output: output, generator: generator, arch: arch.flatMap(Architecture.init(name:)),
+            command: command, output: output, generator: generator, arch: arch?.architecture,
             filter: try rules.symbolFilter(), maxLinks: maxPasses, slack: try slack.map { try Self.size($0, what: "--slack") },
             patch: patch, reserve: reserveMode, plainPasses: plainPasses, keepTemps: keepTemps, mapOutput: map)
         let driver = LinkDriver(options: options)

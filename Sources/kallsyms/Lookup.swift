@@ -12,7 +12,7 @@ struct Lookup: ParsableCommand {
             (link address + slide). Exit status 1 when something was not found.
             """)
 
-    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel (`-`: standard input).")
+    @Argument(help: ArgumentHelp(imageHelp), completion: .file())
     var image: String
 
     @Argument(help: "Addresses (0xffffffff81000000, ffffffff81000000) or symbol names.")

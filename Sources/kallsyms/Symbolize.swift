@@ -12,10 +12,10 @@ struct Symbolize: ParsableCommand {
             pairs), else 0; the choice is reported on stderr.
             """)
 
-    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel (`-`: standard input, when the log is a file).")
+    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel (`-`: standard input, when the log is a file).", completion: .file())
     var image: String
 
-    @Argument(help: "The log file (default or `-`: standard input).")
+    @Argument(help: "The log file (default or `-`: standard input).", completion: .file())
     var log: String?
 
     @Option(help: "The KASLR slide (run-time minus link-time address).")

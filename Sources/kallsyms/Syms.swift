@@ -4,8 +4,8 @@ import KallsymsCore
 
 /// Options shared by `syms` and `link`: which of nm's lines reach the generator.
 struct SymbolRuleOptions: ParsableArguments {
-    @Option(help: "Base rules: linux-6.12 (scripts/mksysmap of 6.12, the default), linux-6.1, linux-7.3 (syms only: `scripts/kallsyms --sysmap` of 7.3, which reads the ELF itself) or none.")
-    var filter: String = SymbolFilter.Base.linux612.rawValue
+    @Option(help: "Base rules: linux-6.12 (scripts/mksysmap of 6.12), linux-6.1, linux-7.3 (syms only: `scripts/kallsyms --sysmap` of 7.3, which reads the ELF itself) or none (nm -n itself).")
+    var filter: FilterRules = .linux612
 
     @Option(help: "Also drop symbols whose name matches this POSIX extended regex (repeatable).")
     var exclude: [String] = []
@@ -13,22 +13,14 @@ struct SymbolRuleOptions: ParsableArguments {
     @Option(help: "Keep symbols whose name matches this regex although the base rules drop them (repeatable).")
     var keep: [String] = []
 
-    /// 7.3's System.map is not nm's listing through a filter but a reader of its own (ELFSysmap).
-    static let linux73 = "linux-7.3"
-    var isLinux73: Bool { filter == Self.linux73 }
-
-    func validate() throws {
-        guard SymbolFilter.Base(rawValue: filter) != nil || isLinux73 else {
-            throw ValidationError("unknown --filter '\(filter)' (expected linux-6.12, linux-6.1, linux-7.3 or none)")
-        }
-    }
+    var isLinux73: Bool { filter == .linux73 }
 
     func symbolFilter() throws -> SymbolFilter {
-        guard !isLinux73 else {
+        guard case .base(let base) = filter else {
             throw KallsymsError(.usage, "--filter linux-7.3 is for `syms`; `link --format linux-7.3` applies 7.3's rules itself")
         }
         return SymbolFilter(
-            base: SymbolFilter.Base(rawValue: filter)!, exclude: try exclude.map(POSIXRegex.init),
+            base: base, exclude: try exclude.map(POSIXRegex.init),
             keep: try keep.map(POSIXRegex.init))
     }
 }
@@ -43,12 +35,12 @@ struct Syms: ParsableCommand {
             an empty file gives an empty map, as 7.3's first link does).
             """)
 
-    @Argument(help: "An ELF file (vmlinux, an executable or an object).")
+    @Argument(help: "An ELF file (vmlinux, an executable or an object).", completion: .file())
     var elf: String
 
     @OptionGroup var rules: SymbolRuleOptions
 
-    @Option(name: .shortAndLong, help: "Write to FILE (atomically) instead of standard output.")
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write to FILE (atomically) instead of standard output.", valueName: "file"), completion: .file())
     var output: String?
 
     func run() throws {
