@@ -118,8 +118,13 @@ public struct SupportError: Error, CustomStringConvertible {
 }
 
 enum Cache {
+    /// `KALLSYMS_OFFLINE=1`: the cache is out of reach, so a test tagged `.offline` that needs
+    /// downloaded data fails instead of passing on what an earlier run left there.
+    static var offline: Bool { ProcessInfo.processInfo.environment["KALLSYMS_OFFLINE"] == "1" }
+
     static var directory: String {
         let env = ProcessInfo.processInfo.environment
+        if offline { return "/nonexistent/kallsyms-offline-cache" }
         if let c = env["KALLSYMS_CACHE"], !c.isEmpty { return c }
         return (env["HOME"] ?? NSHomeDirectory()) + "/.cache/swift-kallsyms"
     }
@@ -132,6 +137,7 @@ enum Cache {
 
     /// Runs one of the repository's scripts; throws with its output if it fails.
     static func runScript(_ name: String, _ args: [String], shell: Bool = true) throws {
+        if offline { throw SupportError("KALLSYMS_OFFLINE=1, but this test needs scripts/\(name) (a download)") }
         let script = "\(repositoryRoot)/scripts/\(name)"
         let r = shell ? try runProcess("/bin/bash", [script] + args) : try runProcess(script, args)
         guard r.status == 0 else {

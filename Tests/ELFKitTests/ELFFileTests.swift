@@ -4,7 +4,7 @@ import KallsymsTestSupport
 import Testing
 
 /// The reader against binutils' readelf on real files, and on broken ones.
-@Suite struct ELFFileTests {
+@Suite(.tags(.offline)) struct ELFFileTests {
     func readelfSections(_ path: String) throws -> [String] {
         let r = try runProcess("/usr/bin/readelf", ["-SW", path])
         // "  [ 1] .interp  PROGBITS  0000000000000318 000318 00001c 00   A  0   0  1"

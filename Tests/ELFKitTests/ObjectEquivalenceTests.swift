@@ -122,7 +122,7 @@ import Testing
         GeneratorOptions(format: .linux73),
     ]
 
-    @Test(arguments: 0 ..< targets.count)
+    @Test(.tags(.offline), arguments: 0 ..< targets.count)
     func exampleTablesMatchTheAssembler(_ t: Int) throws {
         let (arch, triple, bits) = Self.targets[t]
         var map = try Self.exampleMap()

@@ -55,7 +55,7 @@ final class ReadBox: @unchecked Sendable {
         }
     }
 
-    @Test func uniquePrefixesOfKernelOptionsWork() throws {
+    @Test(.tags(.offline)) func uniquePrefixesOfKernelOptionsWork() throws {
         try withMap { _, map in
             let full = try runProcess(Self.kallsyms, ["gen", "--all-symbols", "--absolute-percpu", map])
             let short = try runProcess(Self.kallsyms, ["gen", "--all", map, "--abs"])
@@ -77,7 +77,7 @@ final class ReadBox: @unchecked Sendable {
         }
     }
 
-    @Test func errorsNameTheFileAndLineAndLeaveNoOutputFile() throws {
+    @Test(.tags(.offline)) func errorsNameTheFileAndLineAndLeaveNoOutputFile() throws {
         try withMap(Self.sample + "not a symbol line\n") { dir, map in
             let out = dir + "/out.S"
             let r = try runProcess(Self.kallsyms, ["gen", "-o", out, map])
@@ -90,7 +90,7 @@ final class ReadBox: @unchecked Sendable {
         }
     }
 
-    @Test func aFailedRunKeepsTheOldOutputFile() throws {
+    @Test(.tags(.offline)) func aFailedRunKeepsTheOldOutputFile() throws {
         try withMap { dir, map in
             let out = dir + "/out.S"
             let good = try runProcess(Self.kallsyms, ["gen", "--all-symbols", "--absolute-percpu", "-o", out, map])
@@ -105,7 +105,7 @@ final class ReadBox: @unchecked Sendable {
         }
     }
 
-    @Test func emitObjectAndRaw() throws {
+    @Test(.tags(.offline)) func emitObjectAndRaw() throws {
         try withMap { dir, map in
             let obj = dir + "/t.o"
             let r = try runProcess(Self.kallsyms, ["gen", "--all", "--abs", "--emit", "object", "--arch", "aarch64", "-o", obj, map])
@@ -130,7 +130,7 @@ final class ReadBox: @unchecked Sendable {
         }
     }
 
-    @Test func aFIFOOutputIsWrittenInPlace() throws {
+    @Test(.tags(.offline)) func aFIFOOutputIsWrittenInPlace() throws {
         try withMap { dir, map in
             let fifo = dir + "/pipe"
             #expect(mkfifo(fifo, 0o600) == 0)
@@ -147,7 +147,7 @@ final class ReadBox: @unchecked Sendable {
         }
     }
 
-    @Test func aMissingMapIsNamed() throws {
+    @Test(.tags(.offline)) func aMissingMapIsNamed() throws {
         let r = try runProcess(Self.kallsyms, ["gen", "/nonexistent/System.map"])
         #expect(r.status == 2)
         #expect(String(decoding: r.stderr, as: UTF8.self).contains("/nonexistent/System.map: No such file or directory"))

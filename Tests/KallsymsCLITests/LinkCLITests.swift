@@ -42,7 +42,7 @@ import Testing
         #expect(regex.status == 2 && String(decoding: regex.stderr, as: UTF8.self).contains("bad regular expression"))
     }
 
-    @Test func linkRunsTheExampleAndReportsEveryPass() throws {
+    @Test(.tags(.offline)) func linkRunsTheExampleAndReportsEveryPass() throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try runProcess(

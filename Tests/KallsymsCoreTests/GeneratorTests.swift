@@ -1,11 +1,12 @@
 import Foundation
+import KallsymsTestSupport
 import Testing
 
 @testable import KallsymsCore
 
 /// Behaviour of the generator's parts, each pinned to a rule of docs/table-format.md. The
 /// differential tests prove the same against the kernel's binary; these say which rule broke.
-@Suite struct GeneratorTests {
+@Suite(.tags(.offline)) struct GeneratorTests {
     func map(_ lines: [String]) -> [UInt8] { Array(lines.joined(separator: "\n").utf8) + [0x0A] }
 
     func table(_ lines: [String], _ options: GeneratorOptions = GeneratorOptions(allSymbols: true))

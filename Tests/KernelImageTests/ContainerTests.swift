@@ -6,7 +6,7 @@ import KernelImage
 import Testing
 
 /// The containers and compressions a kernel arrives in, around a small table blob.
-@Suite struct ContainerTests {
+@Suite(.tags(.offline)) struct ContainerTests {
     static func blob() throws -> (bytes: [UInt8], symbols: SymbolList) {
         let c = LayoutTests.Case(order: .v6_4, kind: .baseRelative, pointerSize: 8, littleEndian: true)
         let t = try LayoutTests.sourceTable(c)

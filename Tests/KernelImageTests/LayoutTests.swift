@@ -5,7 +5,7 @@ import Testing
 
 /// Every layout the reader must know, built from one generated table: the arrays placed in each
 /// kernel era's order and encoding inside surrounding noise, then found and decoded again.
-@Suite struct LayoutTests {
+@Suite(.tags(.offline)) struct LayoutTests {
     struct Case: CustomStringConvertible, Sendable {
         var order: TableLayout.ArrayOrder
         var kind: TableLayout.AddressKind

@@ -197,7 +197,7 @@ import Testing
 
     /// aarch64, GNU ld: veneers (`__target_N_veneer`) are dropped by 6.12's rules; kept (as
     /// older kernels kept them) they grow the table pass after pass.
-    @Test func aarch64VeneersConvergeWithAndWithoutTheOldRules() throws {
+    @Test(.tags(.offline)) func aarch64VeneersConvergeWithAndWithoutTheOldRules() throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try sh(["bash", "\(Self.root)/examples/stubs/make-case.sh", "aarch64", dir, "3000", "64"])
@@ -225,7 +225,7 @@ import Testing
     }
 
     /// ppc64le, GNU ld with --emit-stub-syms: `.long_branch.` stubs are dropped by every rule set.
-    @Test func gnuLDPowerPCStubSymbolsAreFiltered() throws {
+    @Test(.tags(.offline)) func gnuLDPowerPCStubSymbolsAreFiltered() throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try sh(["bash", "\(Self.root)/examples/stubs/make-case.sh", "ppc64le", dir, "3000", "64"])
@@ -242,7 +242,7 @@ import Testing
     /// A link whose symbols alternate from pass to pass (an extra object on odd passes, standing
     /// in for the compression's non-monotone cycles): plain iteration has no fixed point. The
     /// driver must notice the repeated layout, reserve room, and still converge and verify.
-    @Test func aCycleOfLayoutsIsDetectedAndBrokenByReservingRoom() throws {
+    @Test(.tags(.offline)) func aCycleOfLayoutsIsDetectedAndBrokenByReservingRoom() throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let base = try firmwareCommand(dir)
@@ -263,7 +263,7 @@ import Testing
 
     /// A "linker" that ignores the table it is given: the table inside never matches the symbols,
     /// and the driver must say so, exit 1, keep the passes and leave OUT alone.
-    @Test func aTableThatDoesNotMatchItsImageFailsVerification() throws {
+    @Test(.tags(.offline)) func aTableThatDoesNotMatchItsImageFailsVerification() throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let command = try firmwareCommand(dir)

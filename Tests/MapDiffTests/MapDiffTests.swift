@@ -132,7 +132,7 @@ func shape(_ r: MapDiffReport) -> [String] {
         (0x1000, "T", "_stext"), (0x1000, "T", "f1"), (0x1010, "T", "f2"), (0x1020, "t", "f3"), (0x1040, "T", "_etext"),
     ]
 
-    @Test func identicalLists() throws {
+    @Test(.tags(.offline)) func identicalLists() throws {
         let r = try compare(Self.base, Self.base)
         #expect(r.verdict == .identical)
         #expect(r.summary == "identical (5 symbols)")
@@ -143,7 +143,7 @@ func shape(_ r: MapDiffReport) -> [String] {
         #expect(empty.verdict == .identical && empty.runCount == 0)
     }
 
-    @Test func uniformShiftIsSignedAndWraps() throws {
+    @Test(.tags(.offline)) func uniformShiftIsSignedAndWraps() throws {
         let up = try compare(Self.base, Self.base.map { ($0.0 + 0x2000, $0.1, $0.2) })
         #expect(up.verdict == .uniformShift(0x2000))
         #expect(up.summary == "consistent up to a uniform shift of +0x2000 (5 symbols)")
@@ -155,7 +155,7 @@ func shape(_ r: MapDiffReport) -> [String] {
         #expect(wrap.runs[0].delta.description == "-0x20")
     }
 
-    @Test(arguments: ["__long_branch_foo", "foo_veneer", "00000018.long_branch.bar"])
+    @Test(.tags(.offline), arguments: ["__long_branch_foo", "foo_veneer", "00000018.long_branch.bar"])
     func insertedLinkerStubShiftsWhatFollows(stub: String) throws {
         let b: [(UInt64, String, String)] = [
             (0x1000, "T", "_stext"), (0x1000, "T", "f1"), (0x1010, "t", stub), (0x1020, "T", "f2"), (0x1030, "t", "f3"),
@@ -171,7 +171,7 @@ func shape(_ r: MapDiffReport) -> [String] {
         #expect(r.summary == "1 new linker stub in B — code moved and calls went out of branch range")
     }
 
-    @Test func reorderAtEqualAddressChangesThePrintedName() throws {
+    @Test(.tags(.offline)) func reorderAtEqualAddressChangesThePrintedName() throws {
         let a: [(UInt64, String, String)] = [(0x1000, "T", "x"), (0x1000, "W", "y"), (0x1010, "T", "z"), (0x1010, "T", "z2"), (0x1010, "T", "z3")]
         let b: [(UInt64, String, String)] = [(0x1000, "W", "y"), (0x1000, "T", "x"), (0x1010, "T", "z"), (0x1010, "T", "z3"), (0x1010, "T", "z2")]
         let r = try compare(a, b)
@@ -190,7 +190,7 @@ func shape(_ r: MapDiffReport) -> [String] {
         #expect(r.summary == "2 groups of symbols at equal addresses reordered — the kernel prints `y` instead of `x` at 0x1000")
     }
 
-    @Test func alignmentPaddingIsToldFromGrowth() throws {
+    @Test(.tags(.offline)) func alignmentPaddingIsToldFromGrowth() throws {
         // b grows by 0x10 (unexplained: c is 16-aligned and moved by a whole 0x10); d is
         // 64-aligned, so the padding before it grows from 0x10 to 0x40 (alignment).
         let a: [(UInt64, String, String)] = [(0x1000, "T", "a"), (0x1010, "T", "b"), (0x1030, "T", "c"), (0x1080, "T", "d"), (0x1090, "T", "e")]
@@ -214,7 +214,7 @@ func shape(_ r: MapDiffReport) -> [String] {
         #expect(shape(notPad) == ["p..p 1 +0x8 first", "q..q 1 0 unexplained"])
     }
 
-    @Test func typeChange() throws {
+    @Test(.tags(.offline)) func typeChange() throws {
         let b = Self.base.map { $0.2 == "f3" ? ($0.0, "T", $0.2) : $0 }
         let r = try compare(Self.base, b)
         #expect(r.verdict == .different)
@@ -224,7 +224,7 @@ func shape(_ r: MapDiffReport) -> [String] {
         #expect(r.summary == "1 type change (`f3`: t → T)")
     }
 
-    @Test func removedSymbolWithItsClass() throws {
+    @Test(.tags(.offline)) func removedSymbolWithItsClass() throws {
         // f2 (0x10 bytes) is gone and everything after it moved down; __stop_x went too.
         let a = Self.base + [(0x1040, "D", "__stop_x")]
         let b: [(UInt64, String, String)] = [(0x1000, "T", "_stext"), (0x1000, "T", "f1"), (0x1010, "t", "f3"), (0x1030, "T", "_etext")]
@@ -243,7 +243,7 @@ func shape(_ r: MapDiffReport) -> [String] {
         #expect(r.summary == "1 section-end symbol only in A; 1 other symbol only in A")
     }
 
-    @Test func sectionEndAliasesAndClasses() throws {
+    @Test(.tags(.offline)) func sectionEndAliasesAndClasses() throws {
         // `_eprobes` shares its address with `__stop_probes`: an alias of a section end.
         // `_efoo` stands alone: an ordinary symbol.
         let a: [(UInt64, String, String)] = [(0x1000, "T", "f"), (0x2000, "D", "__stop_probes"), (0x3000, "D", "g")]
@@ -258,7 +258,7 @@ func shape(_ r: MapDiffReport) -> [String] {
         #expect(r.summary == "1 section-end symbol only in B; 1 other symbol only in B")
     }
 
-    @Test(arguments: [
+    @Test(.tags(.offline), arguments: [
         ("__AArch64ADRPThunk_foo", SymbolClass.linkerStub), ("__ARMV7PILongThunk_bar", .linkerStub),
         ("__LA25Thunk_x", .linkerStub), ("foo_from_thumb", .linkerStub), ("foo_from_arm", .linkerStub),
         ("__plt_branch_x", .linkerStub), ("00000010.plt_branch.y", .linkerStub), ("_etext", .sectionEnd),
@@ -272,7 +272,7 @@ func shape(_ r: MapDiffReport) -> [String] {
         #expect(r.onlyInB.map(\.symbolClass) == [expected])
     }
 
-    @Test func repeatedNamesMatchByOccurrence() throws {
+    @Test(.tags(.offline)) func repeatedNamesMatchByOccurrence() throws {
         // Two static `helper`s: the first in A is matched with the first in B, whatever the gap.
         let a: [(UInt64, String, String)] = [(0x1000, "t", "helper"), (0x2000, "t", "helper"), (0x3000, "T", "x")]
         let b: [(UInt64, String, String)] = [(0x1100, "t", "helper"), (0x2100, "t", "helper"), (0x2200, "t", "helper"), (0x3100, "T", "x")]
@@ -283,7 +283,7 @@ func shape(_ r: MapDiffReport) -> [String] {
 
     /// The matcher's fast paths (common prefix, predicted next symbol, hash lookup) against the
     /// rule written out naively, on random lists with many repeated names.
-    @Test func matchingAndRunsAgreeWithANaiveReading() throws {
+    @Test(.tags(.offline)) func matchingAndRunsAgreeWithANaiveReading() throws {
         var rng = SplitMix(seed: 0x6D61_7064_6966_66)
         func randomList() -> [(UInt64, String, String)] {
             var address: UInt64 = 0x1000
@@ -339,7 +339,7 @@ func shape(_ r: MapDiffReport) -> [String] {
         }
     }
 
-    @Test func symbolsMovingPastOthersAreOutOfOrder() throws {
+    @Test(.tags(.offline)) func symbolsMovingPastOthersAreOutOfOrder() throws {
         let a: [(UInt64, String, String)] = [(0x1000, "T", "a"), (0x1010, "T", "b"), (0x1020, "T", "c"), (0x1030, "T", "d")]
         let b: [(UInt64, String, String)] = [(0x1000, "T", "a"), (0x1010, "T", "c"), (0x1020, "T", "b"), (0x1030, "T", "d")]
         let r = try compare(a, b)
@@ -350,7 +350,7 @@ func shape(_ r: MapDiffReport) -> [String] {
         #expect(r.summary == "1 symbol moved past others")
     }
 
-    @Test func nmUndefinedLinesAreSkippedAndErrorsKeepTheirLineNumbers() throws {
+    @Test(.tags(.offline)) func nmUndefinedLinesAreSkippedAndErrorsKeepTheirLineNumbers() throws {
         let text = "                 U printk\n                 w kallsyms_names\nffffffff81000000 T _stext\n"
         let s = try MapDiff.parseMap(Array(text.utf8), file: "nm.txt")
         #expect(s.count == 1 && s.nameString(0) == "_stext")
@@ -359,7 +359,7 @@ func shape(_ r: MapDiffReport) -> [String] {
         }
     }
 
-    @Test func jsonRoundTripsThroughTheCodableTypes() throws {
+    @Test(.tags(.offline)) func jsonRoundTripsThroughTheCodableTypes() throws {
         let a: [(UInt64, String, String)] = [(0x1000, "T", "x"), (0x1000, "W", "y"), (0x1010, "t", "q\"uote")]
         let b: [(UInt64, String, String)] = [(0x1000, "W", "y"), (0x1000, "T", "x"), (0x1010, "t", "__long_branch_q"), (0x1020, "T", "q\"uote")]
         let r = try compare(a, b)
@@ -388,7 +388,7 @@ func shape(_ r: MapDiffReport) -> [String] {
         try body(dir)
     }
 
-    @Test func commandExitCodesAndJSON() throws {
+    @Test(.tags(.offline)) func commandExitCodesAndJSON() throws {
         let a = Array(map(Self.base).utf8)
         let shifted = Array(map(Self.base.map { ($0.0 + 0x2000, $0.1, $0.2) }).utf8)
         try withFiles(["a.map": a, "b.map": shifted, "bad.map": Array("ffffffff81000000 T ok\nnot a line\n".utf8), "noise.bin": [0x00, 0x01, 0x02, 0xFF]]) { dir in
