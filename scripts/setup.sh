@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(gcc libc6-dev binutils make xz-utils python3 time
     binutils-aarch64-linux-gnu binutils-powerpc64le-linux-gnu binutils-riscv64-linux-gnu
     binutils-i686-linux-gnu binutils-arm-linux-gnueabihf
-    zlib1g-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev gzip bzip2 zstd lz4 gdb)
+    zlib1g-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev gzip bzip2 zstd lz4 gdb
+    dpkg-dev debootstrap git)  # the .deb and its chroot test (scripts/package-deb.sh, check-deb.sh)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
