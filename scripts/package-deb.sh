@@ -42,7 +42,7 @@ Depends: $depends
 Section: devel
 Priority: optional
 Description: Linux kernel symbol tables (kallsyms): generate, link, diff and read them
- A byte-identical drop-in for the kernel's scripts/kallsyms (6.1 and 6.12 formats), a link
+ A byte-identical drop-in for the kernel's scripts/kallsyms (formats of 6.1 to 7.3), a link
  driver that iterates the kernel's kallsyms link to a verified fixed point, a differ that
  explains "Inconsistent kallsyms data", and a reader of kernel images of any architecture
  (info, dump, lookup, symbolize, elf). Statically linked Swift runtime: no Swift needed.
