@@ -10,7 +10,7 @@ struct Elf: ParsableCommand {
     @Argument(help: ArgumentHelp(imageHelp), completion: .file())
     var image: String
 
-    @Option(name: .shortAndLong, help: "The ELF file to write (written to a temporary name, then renamed).", completion: .file())
+    @Option(name: .shortAndLong, help: ArgumentHelp("The ELF file to write (written to a temporary name, then renamed).", valueName: "out"), completion: .file())
     var output: String
 
     @Option(help: "Load address of the kernel's first byte (overrides what the image says: _text, exported symbols).")

@@ -39,7 +39,7 @@ struct Link: ParsableCommand {
     var keepTemps = false
     @Flag(help: "Print the summary as JSON (on standard output) instead of a line per pass.")
     var json = false
-    @Option(name: .shortAndLong, help: "The linked, verified image.", completion: .file())
+    @Option(name: .shortAndLong, help: ArgumentHelp("The linked, verified image.", valueName: "out"), completion: .file())
     var output: String
 
     @Argument(parsing: .postTerminator, help: "The link command, after --.", completion: .file())
