@@ -280,16 +280,17 @@ final class ResultBox<T>: @unchecked Sendable {
 }
 
 /// Phase timings on stderr when KALLSYMS_TIMING is set (for profiling; never in normal output).
-public struct PhaseClock {
-    public init() {}
-    public static let enabled = getenv("KALLSYMS_TIMING") != nil
+/// `package`: the command uses it; a user of the library has no need for it.
+package struct PhaseClock {
+    package init() {}
+    package static let enabled = getenv("KALLSYMS_TIMING") != nil
     var last = PhaseClock.now()
     static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
-    public mutating func lap(_ name: String) {
+    package mutating func lap(_ name: String) {
         guard PhaseClock.enabled else { return }
         let t = PhaseClock.now()
         // Peak and current resident memory so far, from /proc (Linux).

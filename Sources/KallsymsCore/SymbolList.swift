@@ -8,9 +8,10 @@
 public struct SymbolList: Sendable {
     /// The arena: every symbol's `type || name` lies somewhere in it.
     public private(set) var bytes: [UInt8] = []
-    /// `starts[i] ..< ends[i]` is symbol i's `type || name` in `bytes`.
-    public private(set) var starts: [UInt32] = []
-    public private(set) var ends: [UInt32] = []
+    /// `starts[i] ..< ends[i]` is symbol i's `type || name` in `bytes`. `package`: the arena's
+    /// layout is ours to change; users read names through `name(_:)` and `nameString(_:)`.
+    package private(set) var starts: [UInt32] = []
+    package private(set) var ends: [UInt32] = []
     public private(set) var addresses: [UInt64] = []
 
     public init() {}
