@@ -158,21 +158,17 @@ public enum TableLocator {
     static func chainNames(_ b: UnsafeBufferPointer<UInt8>, start: Int, count: Int, markers: [UInt32], limit: Int, twoByte: Bool)
         -> (end: Int, sawTwoByte: Bool)?
     {
+        let lengths: NameLengthPrefix = twoByte ? .uleb128 : .oneByte
         var off = start
         var saw = false
         for i in 0 ..< count {
             if i & 0xFF == 0 {
                 guard i >> 8 < markers.count, off - start == Int(markers[i >> 8]) else { return nil }
             }
-            guard off < limit else { return nil }
-            var len = Int(b[off])
-            var prefix = 1
-            if twoByte && len & 0x80 != 0 {
-                guard off + 1 < limit else { return nil }
-                len = (len & 0x7F) | Int(b[off + 1]) << 7
-                prefix = 2
-                saw = true
-            }
+            guard off < limit,
+                let (len, prefix) = lengths.decode(UnsafeBufferPointer(rebasing: b[..<limit]), at: off)
+            else { return nil }
+            if prefix == 2 { saw = true }
             guard len > 0 else { return nil }
             off += prefix + len
             guard off <= limit else { return nil }
