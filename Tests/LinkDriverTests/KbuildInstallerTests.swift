@@ -14,28 +14,6 @@ import Testing
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
-    /// The kernel's link-vmlinux.sh of `version`: 6.1 and 6.12 unpacked by
-    /// scripts/fetch-reference.sh next to their mksysmap, 7.3 from the sources beside the
-    /// checkout (or $KALLSYMS_REFERENCE_SRC), the way fetch-reference.sh finds them.
-    static func script(_ version: String) throws -> String {
-        switch version {
-        case "6.1": return try sibling(of: ReferenceTool.mksysmap(.linux61))
-        case "6.12": return try sibling(of: ReferenceTool.mksysmap(.linux612))
-        default:
-            let env = ProcessInfo.processInfo.environment["KALLSYMS_REFERENCE_SRC"] ?? ""
-            let base = env.isEmpty ? "\(root)/../shared/reference" : env
-            let p = "\(base)/linux-\(version)/scripts/link-vmlinux.sh"
-            guard FileManager.default.fileExists(atPath: p) else {
-                throw SupportError("\(p) is missing: the kernel \(version) sources are expected in ../shared/reference (or KALLSYMS_REFERENCE_SRC)")
-            }
-            return p
-        }
-    }
-
-    static func sibling(of mksysmap: String) -> String {
-        URL(fileURLWithPath: mksysmap).deletingLastPathComponent().appendingPathComponent("link-vmlinux.sh").path
-    }
-
     /// A fake tree holding the kernel's script of `version`; returns (tree, original bytes).
     static func tree(_ version: String, makefileVersion: String? = nil, script: [UInt8]? = nil) throws -> (String, [UInt8]) {
         let dir = try makeTemporaryDirectory()
@@ -43,7 +21,7 @@ import Testing
         let v = (makefileVersion ?? version).split(separator: ".")
         try Data("VERSION = \(v[0])\nPATCHLEVEL = \(v[1])\nSUBLEVEL = 0\nEXTRAVERSION =\nNAME = Test\n".utf8)
             .write(to: URL(fileURLWithPath: "\(dir)/Makefile"))
-        let bytes = try script ?? FileIO.read(try Self.script(version))
+        let bytes = try script ?? FileIO.read(try ReferenceTool.linkVmlinuxScript(version))
         try FileIO.writeAtomically("\(dir)/scripts/link-vmlinux.sh", bytes: bytes, mode: 0o755)
         return (dir, bytes)
     }
@@ -150,7 +128,7 @@ import Testing
 
     /// Scripts it does not know are refused, naming the file, and left as they were.
     @Test func unknownScriptsAreRefusedAndUntouched() throws {
-        let original = try FileIO.read(try Self.script("6.12"))
+        let original = try FileIO.read(try ReferenceTool.linkVmlinuxScript("6.12"))
         let text = String(decoding: original, as: UTF8.self)
         let edits: [(String, String)] = [
             ("a final link edited by hand", text.replacingOccurrences(of: "\nvmlinux_link vmlinux\n", with: "\nvmlinux_link vmlinux # mine\n")),
