@@ -37,6 +37,28 @@ public enum KbuildInstaller {
             }
         }
 
+        /// The block goes right before this line: early enough for the first link to see
+        /// `kallsyms_link`.
+        var insertionPoint: String {
+            self == .v6_1 ? KbuildInstaller.passesHead : "if is_enabled CONFIG_KALLSYMS || is_enabled CONFIG_DEBUG_INFO_BTF; then\n"
+        }
+
+        /// The kernel's lines the patch replaces, with their replacements: the passes guarded,
+        /// the final link wrapped, and (6.12 and later) the first link, which only BTF still
+        /// needs, skipped without BTF.
+        var edits: [(kernel: String, patched: String)] {
+            var e = [
+                (KbuildInstaller.passesHead, KbuildInstaller.guardedHead),
+                ("\n" + finalLink, "\nif [ -n \"${kallsyms_link}\" ]; then\n\tkallsyms_link_run\nelse\n" + finalLink + "fi\n"),
+            ]
+            if self != .v6_1 {
+                e.append(
+                    ("\tvmlinux_link .tmp_vmlinux1\n",
+                     "\tif [ -z \"${kallsyms_link}\" ] || is_enabled CONFIG_DEBUG_INFO_BTF; then\n\t\tvmlinux_link .tmp_vmlinux1\n\tfi\n"))
+            }
+            return e
+        }
+
         /// Lines the patch relies on; each must occur exactly once.
         var anchors: [String] {
             let check: String
@@ -52,9 +74,8 @@ public enum KbuildInstaller {
                 check = "\tif ! cmp -s System.map \"${kallsyms_sysmap}\"; then\n"
                 linkLine = "\t\t${kallsymso} ${btf_vmlinux_bin_o} ${arch_vmlinux_o} ${ldlibs}\n"
             }
-            return [
-                KbuildInstaller.passesHead, "\n" + finalLink, check, linkLine, "\t\tld=\"${LD}\"\n",
-                "\t${ld} ${ldflags} -o ${output}", "\nvmlinux_link()\n",
+            return edits.map(\.kernel) + [
+                "\n" + insertionPoint, check, linkLine, "\t\tld=\"${LD}\"\n", "\t${ld} ${ldflags} -o ${output}", "\nvmlinux_link()\n",
             ]
         }
 
@@ -126,7 +147,7 @@ public enum KbuildInstaller {
         }
     }
 
-    /// The first line of the kernel's kallsyms passes (unique: the other `if` on
+    /// The first lines of the kernel's kallsyms passes (unique: the other `if` on
     /// CONFIG_KALLSYMS are followed by code, not a blank line and this comment).
     static let passesHead = "if is_enabled CONFIG_KALLSYMS; then\n\n\t# kallsyms support\n"
     static let guardedHead = "if is_enabled CONFIG_KALLSYMS && [ -z \"${kallsyms_link}\" ]; then\n\n\t# kallsyms support\n"
@@ -173,39 +194,28 @@ public enum KbuildInstaller {
 
     /// `original` with the patch applied; `binary` is the `kallsyms` the script runs by default.
     public static func patched(_ original: [UInt8], shape: Shape, format: KallsymsFormat, binary: String) -> [UInt8] {
-        let text = String(decoding: original, as: UTF8.self)
-        let head = text.range(of: passesHead)!
-        var out = String(text[..<head.lowerBound])
-        out += block(shape: shape, format: format, binary: binary, original: original)
-        out += guardedHead
-        var rest = String(text[head.upperBound...])
-        let final = rest.range(of: "\n" + shape.finalLink)!
-        rest.replaceSubrange(final, with: "\n" + finalLinkWrapped(shape))
-        return Array((out + rest).utf8)
-    }
-
-    static func finalLinkWrapped(_ shape: Shape) -> String {
-        "if [ -n \"${kallsyms_link}\" ]; then\n\tkallsyms_link_run\nelse\n" + shape.finalLink + "fi\n"
+        var text = String(decoding: original, as: UTF8.self)
+        let at = text.range(of: "\n" + shape.insertionPoint)!.lowerBound
+        text.insert(contentsOf: "\n" + block(shape: shape, format: format, binary: binary, original: original), at: at)
+        for edit in shape.edits { text = text.replacingOccurrences(of: edit.kernel, with: edit.patched) }
+        return Array(text.utf8)
     }
 
     /// `patched` with the edits taken out, checked against the size and hash recorded.
     public static func original(of patched: [UInt8], path: String) throws -> [UInt8] {
         let text = String(decoding: patched, as: UTF8.self)
-        guard let parsed = parseBlock(text), let begin = text.range(of: blockBegin),
+        guard let parsed = parseBlock(text), let begin = text.range(of: "\n" + blockBegin),
             let end = text.range(of: blockEnd, range: begin.upperBound ..< text.endIndex)
         else { throw KallsymsError(.malformed, "the swift-kallsyms block is damaged; restore the file from your kernel sources", file: path) }
-        var out = String(text[..<begin.lowerBound])
-        var rest = String(text[end.upperBound...])
-        guard rest.hasPrefix(guardedHead) else {
-            throw KallsymsError(.malformed, "the kallsyms passes after the swift-kallsyms block were edited", file: path)
+        var out = String(text[..<begin.lowerBound]) + String(text[end.upperBound...])
+        for edit in parsed.shape.edits {
+            guard occurrences(edit.patched, in: out) == 1 else {
+                throw KallsymsError(
+                    .malformed, "a line the installer changed was edited since: \(edit.kernel.debugDescription)", file: path)
+            }
+            out = out.replacingOccurrences(of: edit.patched, with: edit.kernel)
         }
-        rest.removeFirst(guardedHead.count)
-        out += passesHead
-        guard occurrences("\n" + finalLinkWrapped(parsed.shape), in: rest) == 1,
-            let wrapped = rest.range(of: "\n" + finalLinkWrapped(parsed.shape))
-        else { throw KallsymsError(.malformed, "the final link the installer wrapped was edited", file: path) }
-        rest.replaceSubrange(wrapped, with: "\n" + parsed.shape.finalLink)
-        let bytes = Array((out + rest).utf8)
+        let bytes = Array(out.utf8)
         guard bytes.count == parsed.size, fnv1a(bytes) == parsed.hash else {
             throw KallsymsError(
                 .malformed,

@@ -60,7 +60,10 @@ import Testing
         var rest = Substring(text)
         let guarded = String(decoding: original, as: UTF8.self).replacingOccurrences(
             of: "if is_enabled CONFIG_KALLSYMS; then\n\n\t# kallsyms support\n",
-            with: "if is_enabled CONFIG_KALLSYMS && [ -z \"${kallsyms_link}\" ]; then\n\n\t# kallsyms support\n")
+            with: "if is_enabled CONFIG_KALLSYMS && [ -z \"${kallsyms_link}\" ]; then\n\n\t# kallsyms support\n"
+        ).replacingOccurrences(
+            of: "\tvmlinux_link .tmp_vmlinux1\n",
+            with: "\tif [ -z \"${kallsyms_link}\" ] || is_enabled CONFIG_DEBUG_INFO_BTF; then\n\t\tvmlinux_link .tmp_vmlinux1\n\tfi\n")
         #expect(guarded != String(decoding: original, as: UTF8.self))
         for line in guarded.split(separator: "\n") {
             guard let r = rest.range(of: line) else {
