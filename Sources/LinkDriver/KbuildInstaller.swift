@@ -253,6 +253,13 @@ public enum KbuildInstaller {
         case .v7_3:
             capture = "\tVMLINUX=\"{out}\"\n\tvmlinux_link \"{out}\" > /dev/null\n\tVMLINUX=${kallsyms_link_saved_vmlinux}\n"
         }
+        // Before 7.3 CONFIG_VMLINUX_MAP names the map after the output, here the pass's file in
+        // a directory that goes away: every pass writes vmlinux.map instead, the last one the
+        // image's (a patch moves nothing).
+        let mapFix =
+            shape == .v7_3
+            ? ""
+            : "\tkallsyms_link_cmd=$(printf '%s\\n' \"${kallsyms_link_cmd}\" | sed 's/-Map={out}\\.map/-Map=vmlinux.map/')\n"
         return """
             \(blockBegin): `kallsyms kbuild uninstall` restores the original
             # (\(original.count) bytes, fnv1a-64 \(hex(fnv1a(original)))); layout \(shape.rawValue); format \(format).
@@ -299,7 +306,7 @@ public enum KbuildInstaller {
             \(capture)\tLD=${kallsyms_link_saved_ld}
             \tCC=${kallsyms_link_saved_cc}
             \tkallsymso=${kallsyms_link_saved_o}
-
+            \(mapFix)
             \tinfo KSYMLINK "\(shape == .v7_3 ? "${VMLINUX}" : "vmlinux") (${kallsyms_link_format}${genopt}; ${linkopt})"
             \t"${kallsyms_link_bin}" link --format ${kallsyms_link_format}\(filter) ${genopt} ${linkopt} \\
             \t\t--map .tmp_vmlinux.kallsyms_link.syms -o \(output) -- ${kallsyms_link_cmd}

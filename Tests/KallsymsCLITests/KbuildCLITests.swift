@@ -63,9 +63,9 @@ import Testing
     }
 
     static let configs: [(String, [String])] = [
-        ("6.1", ["KALLSYMS", "KALLSYMS_ALL", "64BIT", "KALLSYMS_BASE_RELATIVE"]),
-        ("6.12", ["KALLSYMS", "KALLSYMS_ALL", "64BIT"]),
-        ("7.3", ["KALLSYMS", "KALLSYMS_ALL", "64BIT"]),
+        ("6.1", ["KALLSYMS", "KALLSYMS_ALL", "64BIT", "KALLSYMS_BASE_RELATIVE", "VMLINUX_MAP"]),
+        ("6.12", ["KALLSYMS", "KALLSYMS_ALL", "64BIT", "VMLINUX_MAP"]),
+        ("7.3", ["KALLSYMS", "KALLSYMS_ALL", "64BIT", "VMLINUX_MAP"]),
     ]
 
     @Test(arguments: configs)
@@ -82,6 +82,11 @@ import Testing
         let map = try FileIO.read("\(tree)/System.map")
         let generatedFrom = try FileIO.read("\(tree)/.tmp_vmlinux.kallsyms_link.syms")
         #expect(!map.isEmpty && map == generatedFrom)
+        // CONFIG_VMLINUX_MAP: the linker's map of the image, with System.map's addresses.
+        let address = String(decoding: map, as: UTF8.self).split(separator: "\n").first { $0.hasSuffix(" T process_request") }?
+            .split(separator: " ")[0]
+        let linkerMap = String(decoding: (try? FileIO.read("\(tree)/vmlinux.map")) ?? [], as: UTF8.self)
+        #expect(address != nil && linkerMap.split(separator: "\n").contains { $0.hasPrefix("                0x\(address!) ") && $0.hasSuffix(" process_request") })
         // The firmware resolves its own backtrace through the table.
         #expect(output.contains("] handle_irq+0x") && output.contains("] main+0x"))
         // No link of the kernel's ran: not the first (only BTF needs it), not the passes; and no
