@@ -61,21 +61,27 @@ public enum KbuildInstaller {
 
         /// Lines the patch relies on; each must occur exactly once.
         var anchors: [String] {
+            // How System.map is made decides which map `kallsyms link` must write for the final
+            // comparison: nm through the mksysmap script, or 7.3's reader of the ELF.
             let check: String
             let linkLine: String
+            let sysmap: String
             switch self {
             case .v6_1:
                 check = "\tif ! cmp -s System.map ${kallsyms_vmlinux}.syms; then\n"
                 linkLine = "\t\t$@ ${ldlibs}\n"
+                sysmap = "\t${CONFIG_SHELL} \"${srctree}/scripts/mksysmap\" ${1} ${2}\n"
             case .v6_12:
                 check = "\tif ! cmp -s System.map \"${kallsyms_sysmap}\"; then\n"
                 linkLine = "\t\t${kallsymso} ${btf_vmlinux_bin_o} ${ldlibs}\n"
+                sysmap = "\t${NM} -n \"${1}\" | sed -f \"${srctree}/scripts/mksysmap\" > \"${2}\"\n"
             case .v7_3:
                 check = "\tif ! cmp -s System.map \"${kallsyms_sysmap}\"; then\n"
                 linkLine = "\t\t${kallsymso} ${btf_vmlinux_bin_o} ${arch_vmlinux_o} ${ldlibs}\n"
+                sysmap = "\tscripts/kallsyms --sysmap=\"${2}\" \"${1}\"\n"
             }
             return edits.map(\.kernel) + [
-                "\n" + insertionPoint, check, linkLine, "\t\tld=\"${LD}\"\n", "\t${ld} ${ldflags} -o ${output}", "\nvmlinux_link()\n",
+                "\n" + insertionPoint, check, linkLine, sysmap, "\t\tld=\"${LD}\"\n", "\t${ld} ${ldflags} -o ${output}", "\nvmlinux_link()\n",
             ]
         }
 

@@ -137,10 +137,13 @@ import Testing
             ("a final link edited by hand", text.replacingOccurrences(of: "\nvmlinux_link vmlinux\n", with: "\nvmlinux_link vmlinux # mine\n")),
             ("the passes' comment gone", text.replacingOccurrences(of: "\t# kallsyms support\n", with: "")),
             ("the final check changed", text.replacingOccurrences(of: "System.map \"${kallsyms_sysmap}\"", with: "System.map \"$x\"")),
+            ("System.map made another way",
+             text.replacingOccurrences(of: "${NM} -n \"${1}\" | sed -f \"${srctree}/scripts/mksysmap\" > \"${2}\"", with: "scripts/kallsyms --sysmap=\"${2}\" \"${1}\"")),
             ("not link-vmlinux.sh at all", "#!/bin/sh\necho hello\n"),
             ("not text", "\u{0}\u{1}"),
         ]
         for (what, edited) in edits {
+            #expect(edited != text || what == "not text", "\(what): the edit did not apply")
             var bytes = Array(edited.utf8)
             if what == "not text" { bytes = [0xff, 0xfe, 0x00, 0x41] }
             let (tree, _) = try Self.tree("6.12", script: bytes)
