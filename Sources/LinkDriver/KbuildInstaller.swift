@@ -7,14 +7,15 @@ import KallsymsCore
 
 /// `kallsyms kbuild`: puts `kallsyms link` into a kernel tree's `scripts/link-vmlinux.sh`.
 ///
-/// The patch is three textual edits the installer can take back exactly: a block of shell
-/// (functions and the recorded format) inserted before the kernel's kallsyms passes, a guard on
-/// those passes, and the final `vmlinux_link` wrapped so that, with CONFIG_KALLSYMS, one
-/// `kallsyms link` does the passes and the final link. The link command it runs is the script's
+/// The patch is a block of shell (the recorded format and binary, two functions) inserted before
+/// the kernel's first link, and line edits the installer can take back exactly (`Shape.edits`):
+/// the kernel's passes guarded, the final `vmlinux_link` wrapped so that, with CONFIG_KALLSYMS,
+/// one `kallsyms link` does the passes and the final link, and the first link kept for BTF only. The link command it runs is the script's
 /// own `vmlinux_link`, recorded rather than run, so the tree's `${LD}`, flags, linker script and
-/// BTF object are used as the kernel would use them. Everything else (the empty table and first
-/// link BTF needs, BTF ids, System.map, sorttable, the kernel's own "Inconsistent kallsyms data"
-/// comparison) runs unchanged: the comparison now checks the map `kallsyms link` generated from.
+/// BTF object are used as the kernel would use them. Everything else (the empty table and the
+/// first link when BTF needs them, BTF ids, System.map, sorttable, the kernel's own "Inconsistent
+/// kallsyms data" comparison) runs unchanged: the comparison now checks the map `kallsyms link`
+/// generated the table from.
 ///
 /// The block records the original's size and FNV-1a hash; uninstall removes the edits and
 /// writes the result only if it is that original, byte for byte.
@@ -166,10 +167,15 @@ public enum KbuildInstaller {
     public static func state(of bytes: [UInt8], format: KallsymsFormat) -> State {
         guard let text = String(validatingUTF8Bytes: bytes) else { return .unknown("not UTF-8 text") }
         if text.contains(blockBegin) {
-            guard let parsed = parseBlock(text) else { return .unknown("holds a swift-kallsyms block that is damaged") }
-            return .installed(parsed.shape, parsed.format)
+            // Installed means uninstallable: the edits and the recorded original still agree.
+            do {
+                _ = try original(of: bytes, path: "")
+            } catch let e as KallsymsError {
+                return .unknown("patched by `kallsyms kbuild install`, then edited: \(e.message)")
+            } catch { return .unknown("\(error)") }
+            return parseBlock(text).map { .installed($0.shape, $0.format) } ?? .unknown("damaged swift-kallsyms block")
         }
-        var reasons: [String] = []
+        var closest: (shape: Shape, missing: [String])?
         for shape in Shape.allCases {
             let missing = shape.anchors.filter { occurrences($0, in: text) != 1 }
             if missing.isEmpty {
@@ -179,11 +185,13 @@ public enum KbuildInstaller {
                 }
                 return .notInstalled(shape, format)
             }
-            reasons.append("\(shape.rawValue): \(missing.count) of \(shape.anchors.count) lines differ")
+            if missing.count < closest?.missing.count ?? .max { closest = (shape, missing) }
         }
+        let line = closest!.missing[0].trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n")[0]
         return .unknown(
-            "not a link-vmlinux.sh the installer knows (layouts of 6.1, 6.12, 7.3: \(reasons.joined(separator: "; ")));"
-                + " edited by hand or a newer kernel")
+            "not a link-vmlinux.sh the installer knows (edited by hand, or a layout other than 6.1, 6.12 and 7.3):"
+                + " closest is \(closest!.shape.rawValue), but \(closest!.missing.count) of its lines are missing or"
+                + " repeated, the first: '\(line)'")
     }
 
     static func occurrences(_ needle: String, in text: String) -> Int {

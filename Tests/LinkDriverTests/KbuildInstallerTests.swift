@@ -222,7 +222,14 @@ import Testing
         ]
         for edited in edits {
             try FileIO.writeAtomically("\(tree)/scripts/link-vmlinux.sh", bytes: Array(edited.utf8), mode: 0o755)
+            #expect(edited != patched)
             #expect(throws: KallsymsError.self) { try KbuildInstaller.uninstall(tree: tree) }
+            #expect(throws: KallsymsError.self) { try KbuildInstaller.install(tree: tree, binary: "/bin/kallsyms") }
+            guard case .unknown(let why) = try KbuildInstaller.status(tree: tree).0 else {
+                Issue.record("an edited patched script is reported installed")
+                continue
+            }
+            #expect(why.hasPrefix("patched by `kallsyms kbuild install`, then edited: "))
             #expect(try Self.read(tree) == Array(edited.utf8))
         }
     }
