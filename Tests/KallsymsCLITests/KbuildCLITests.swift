@@ -65,7 +65,7 @@ import Testing
     static let configs: [(String, [String])] = [
         ("6.1", ["KALLSYMS", "KALLSYMS_ALL", "64BIT", "KALLSYMS_BASE_RELATIVE", "VMLINUX_MAP"]),
         ("6.12", ["KALLSYMS", "KALLSYMS_ALL", "64BIT", "VMLINUX_MAP"]),
-        ("7.3", ["KALLSYMS", "KALLSYMS_ALL", "64BIT", "VMLINUX_MAP"]),
+        ("7.3", ["KALLSYMS", "KALLSYMS_ALL", "64BIT", "VMLINUX_MAP", "ARCH_VMLINUX_NEEDS_RELOCS"]),
     ]
 
     @Test(arguments: configs)
@@ -87,6 +87,9 @@ import Testing
             .split(separator: " ")[0]
         let linkerMap = String(decoding: (try? FileIO.read("\(tree)/vmlinux.map")) ?? [], as: UTF8.self)
         #expect(address != nil && linkerMap.split(separator: "\n").contains { $0.hasPrefix("                0x\(address!) ") && $0.hasSuffix(" process_request") })
+        // 7.3 gives the final link alone --emit-relocs: the recorded link is that one.
+        let sections = try runProcess("/usr/bin/env", ["readelf", "-S", "\(tree)/vmlinux"])
+        #expect(String(decoding: sections.stdout, as: UTF8.self).contains(".rela.text") == configs.contains("ARCH_VMLINUX_NEEDS_RELOCS"))
         // The firmware resolves its own backtrace through the table.
         #expect(output.contains("] handle_irq+0x") && output.contains("] main+0x"))
         // No link of the kernel's ran: not the first (only BTF needs it), not the passes; and no
