@@ -115,6 +115,16 @@ import Testing
         #expect(output2.contains("KSYMLINK vmlinux (linux-6.12; --max-passes 6 --plain-passes 1 --keep-temps)"))
         #expect(output2.contains("pass artifacts: ./.vmlinux.kallsyms-link-"))
         #expect(!output2.contains("patch "))
+
+        // A link that does not converge stops the build: no vmlinux, no System.map, the passes'
+        // files kept to send us.
+        let (status3, output3, tree3) = try Self.build("6.12", configs: ["KALLSYMS"], environment: ["KALLSYMS_LINK_FLAGS=--max-passes 1"])
+        defer { try? FileManager.default.removeItem(atPath: tree3) }
+        #expect(status3 == 1)
+        #expect(output3.contains("kallsyms: kallsyms data did not converge in 1 links (--max-passes)"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: tree3)
+        #expect(!files.contains("vmlinux") && !files.contains("System.map"))
+        #expect(files.contains { $0.hasPrefix(".vmlinux.kallsyms-link-") } && output3.contains("pass artifacts kept in ./.vmlinux.kallsyms-link-"))
     }
 
     /// With BTF the kernel's first link still runs (pahole reads it) and the BTF object it
