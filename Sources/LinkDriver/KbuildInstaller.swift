@@ -10,9 +10,9 @@ import KallsymsCore
 /// The patch is a block of shell (the recorded format and binary, two functions) inserted before
 /// the kernel's first link, and line edits the installer can take back exactly (`Shape.edits`):
 /// the kernel's passes guarded, the final `vmlinux_link` wrapped so that, with CONFIG_KALLSYMS,
-/// one `kallsyms link` does the passes and the final link, and the first link kept for BTF only. The link command it runs is the script's
-/// own `vmlinux_link`, recorded rather than run, so the tree's `${LD}`, flags, linker script and
-/// BTF object are used as the kernel would use them. Everything else (the empty table and the
+/// one `kallsyms link` does the passes and the final link, and the first link kept for BTF only.
+/// The link command it runs is the script's own `vmlinux_link`, recorded rather than run, so the
+/// tree's `${LD}`, flags, linker script and BTF object are used as the kernel would use them. Everything else (the empty table and the
 /// first link when BTF needs them, BTF ids, System.map, sorttable, the kernel's own "Inconsistent
 /// kallsyms data" comparison) runs unchanged: the comparison now checks the map `kallsyms link`
 /// generated the table from.
