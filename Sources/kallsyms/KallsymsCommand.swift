@@ -15,7 +15,7 @@ struct KallsymsCommand: ParsableCommand {
             2 a usage error or bad input (the message names the file and line or byte offset).
             """,
         version: "\(kallsymsVersion) (commit \(kallsymsCommit))",
-        subcommands: [Gen.self, Syms.self, Link.self, Info.self, Dump.self, Lookup.self, Symbolize.self, Elf.self, Diff.self])
+        subcommands: [Gen.self, Syms.self, Link.self, Kbuild.self, Info.self, Dump.self, Lookup.self, Symbolize.self, Elf.self, Diff.self])
 
     static func main() {
         // Large buffers come and go phase by phase; a fixed mmap threshold returns each one to the
