@@ -1,3 +1,4 @@
+import ELFKit
 import KallsymsCore
 
 /// Text and JSON renderings of what the reader found. Symbol listings are built on bytes: a
@@ -139,7 +140,7 @@ public enum ImageReport {
         }
         public var container: [String]
         public var architecture: String?
-        public var littleEndian: Bool
+        public var byteOrder: ByteOrder
         public var pointerSize: Int
         public var banner: String?
         public var buildID: String?
@@ -161,7 +162,7 @@ public enum ImageReport {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(container, forKey: .container)
             try c.encode(architecture, forKey: .architecture)
-            try c.encode(littleEndian, forKey: .littleEndian)
+            try c.encode(byteOrder, forKey: .byteOrder)
             try c.encode(pointerSize, forKey: .pointerSize)
             try c.encode(banner, forKey: .banner)
             try c.encode(buildID, forKey: .buildID)
@@ -186,7 +187,7 @@ public enum ImageReport {
         if case .offsets(_, let base, _) = k.table.addressEncoding { relativeBase = "0x" + String(base, radix: 16) }
         let load = k.segments.isEmpty ? LoadAddress.of(k) : nil
         return Info(
-            container: k.steps, architecture: k.architecture?.rawValue, littleEndian: l.byteOrder == .little,
+            container: k.steps, architecture: k.architecture?.rawValue, byteOrder: l.byteOrder,
             pointerSize: l.pointerSize, banner: k.banner, buildID: k.buildID, kernelBytes: k.kernelSize,
             arrayOrder: l.order.rawValue, addressKind: l.addressKind.rawValue, markerSize: l.markerSize,
             twoByteLengthsSeen: l.twoByteLengthsSeen, hasSeqsOfNames: l.hasSeqsOfNames,

@@ -8,7 +8,7 @@ import Testing
 /// The containers and compressions a kernel arrives in, around a small table blob.
 @Suite(.tags(.offline)) struct ContainerTests {
     static func blob() throws -> (bytes: [UInt8], symbols: SymbolList) {
-        let c = LayoutTests.Case(order: .v6_4, kind: .baseRelative, pointerSize: 8, littleEndian: true)
+        let c = LayoutTests.Case(order: .v6_4, kind: .baseRelative, pointerSize: 8, byteOrder: .little)
         let t = try LayoutTests.sourceTable(c)
         return (LayoutTests.encode(t, c).bytes, t.symbols)
     }

@@ -12,7 +12,7 @@ import Testing
         /// fetch-kernel.sh's ARCH[:FLAVOUR].
         var arch: String
         var expectArch: Architecture
-        var littleEndian: Bool
+        var byteOrder: ByteOrder
         var pointerSize: Int
         /// How the first container step starts.
         var container: String
@@ -26,40 +26,40 @@ import Testing
 
     static let kernels: [Kernel] = [
         Kernel(
-            version: "6.12", arch: "amd64", expectArch: .x86_64, littleEndian: true, pointerSize: 8, container: "bzImage",
+            version: "6.12", arch: "amd64", expectArch: .x86_64, byteOrder: .little, pointerSize: 8, container: "bzImage",
             options: GeneratorOptions(format: .linux612, allSymbols: true, absolutePercpu: true)),
         Kernel(
-            version: "6.1", arch: "amd64", expectArch: .x86_64, littleEndian: true, pointerSize: 8, container: "bzImage",
+            version: "6.1", arch: "amd64", expectArch: .x86_64, byteOrder: .little, pointerSize: 8, container: "bzImage",
             options: GeneratorOptions(format: .linux61, allSymbols: true, absolutePercpu: true, baseRelative: true)),
         Kernel(
-            version: "6.1", arch: "i386", expectArch: .i386, littleEndian: true, pointerSize: 4, container: "bzImage",
+            version: "6.1", arch: "i386", expectArch: .i386, byteOrder: .little, pointerSize: 4, container: "bzImage",
             options: v61),
         Kernel(
-            version: "6.1", arch: "arm64", expectArch: .aarch64, littleEndian: true, pointerSize: 8, container: "arm64 Image",
+            version: "6.1", arch: "arm64", expectArch: .aarch64, byteOrder: .little, pointerSize: 8, container: "arm64 Image",
             options: v61),
         Kernel(
-            version: "6.1", arch: "armhf", expectArch: .arm, littleEndian: true, pointerSize: 4, container: "arm zImage",
+            version: "6.1", arch: "armhf", expectArch: .arm, byteOrder: .little, pointerSize: 4, container: "arm zImage",
             options: v61),
         Kernel(
-            version: "6.1", arch: "armel", expectArch: .arm, littleEndian: true, pointerSize: 4, container: "arm zImage",
+            version: "6.1", arch: "armel", expectArch: .arm, byteOrder: .little, pointerSize: 4, container: "arm zImage",
             options: v61),
         Kernel(
-            version: "6.1", arch: "ppc64el", expectArch: .ppc64le, littleEndian: true, pointerSize: 8, container: "ELF64",
+            version: "6.1", arch: "ppc64el", expectArch: .ppc64le, byteOrder: .little, pointerSize: 8, container: "ELF64",
             options: v61),
         Kernel(
-            version: "6.1", arch: "s390x", expectArch: .s390x, littleEndian: false, pointerSize: 8, container: "embedded",
+            version: "6.1", arch: "s390x", expectArch: .s390x, byteOrder: .big, pointerSize: 8, container: "embedded",
             options: v61),
         Kernel(
-            version: "6.1", arch: "mipsel", expectArch: .mipsel, littleEndian: true, pointerSize: 4, container: "ELF32",
+            version: "6.1", arch: "mipsel", expectArch: .mipsel, byteOrder: .little, pointerSize: 4, container: "ELF32",
             options: v61),
         Kernel(
-            version: "6.1", arch: "mipsel:octeon", expectArch: .mips64el, littleEndian: true, pointerSize: 8, container: "ELF64",
+            version: "6.1", arch: "mipsel:octeon", expectArch: .mips64el, byteOrder: .little, pointerSize: 8, container: "ELF64",
             options: v61),
         Kernel(
-            version: "6.1", arch: "mips64el", expectArch: .mips64el, littleEndian: true, pointerSize: 8, container: "ELF",
+            version: "6.1", arch: "mips64el", expectArch: .mips64el, byteOrder: .little, pointerSize: 8, container: "ELF",
             options: v61),
         Kernel(
-            version: "6.1", arch: "mips64el:loongson-3", expectArch: .mips64el, littleEndian: true, pointerSize: 8,
+            version: "6.1", arch: "mips64el:loongson-3", expectArch: .mips64el, byteOrder: .little, pointerSize: 8,
             container: "ELF", options: v61),
     ]
 
@@ -68,7 +68,7 @@ import Testing
         let (path, mapPath) = try DebianData.kernel(k.version, k.arch, map: true)
         let image = try KernelImage.read(path: path)
         #expect(image.architecture == k.expectArch)
-        #expect(image.layout.byteOrder == (k.littleEndian ? .little : .big))
+        #expect(image.layout.byteOrder == k.byteOrder)
         #expect(image.layout.pointerSize == k.pointerSize)
         #expect(image.steps.first?.hasPrefix(k.container) == true, "\(image.steps)")
         #expect(image.banner?.hasPrefix("Linux version \(k.version)") == true)

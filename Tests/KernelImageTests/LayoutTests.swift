@@ -1,3 +1,4 @@
+import ELFKit
 import KallsymsCore
 import KallsymsTestSupport
 import KernelImage
@@ -10,30 +11,30 @@ import Testing
         var order: TableLayout.ArrayOrder
         var kind: TableLayout.AddressKind
         var pointerSize: Int
-        var littleEndian: Bool
+        var byteOrder: ByteOrder
         /// Pre-4.20 kernels used pointer-sized markers and num_syms.
         var wideMarkers = false
         var description: String {
-            "\(order.rawValue) \(kind.rawValue) \(pointerSize * 8)-bit \(littleEndian ? "LE" : "BE")\(wideMarkers ? " wide markers" : "")"
+            "\(order.rawValue) \(kind.rawValue) \(pointerSize * 8)-bit \(byteOrder == .little ? "LE" : "BE")\(wideMarkers ? " wide markers" : "")"
         }
     }
 
     static let cases: [Case] = [
-        Case(order: .before6_2, kind: .absolute, pointerSize: 8, littleEndian: true, wideMarkers: true),  // 2.6 ... 4.19
-        Case(order: .before6_2, kind: .absolute, pointerSize: 4, littleEndian: false, wideMarkers: true),
-        Case(order: .before6_2, kind: .baseRelative, pointerSize: 8, littleEndian: true),  // 4.20 ... 6.1
-        Case(order: .before6_2, kind: .absolutePercpu, pointerSize: 8, littleEndian: true),
-        Case(order: .before6_2, kind: .absolute, pointerSize: 4, littleEndian: true),  // 32-bit absolute
-        Case(order: .v6_2, kind: .baseRelative, pointerSize: 8, littleEndian: false),  // 6.2-6.3, s390x-like
-        Case(order: .v6_2, kind: .absolutePercpu, pointerSize: 8, littleEndian: true),
-        Case(order: .v6_2, kind: .baseRelative, pointerSize: 4, littleEndian: true),
-        Case(order: .v6_4, kind: .baseRelative, pointerSize: 8, littleEndian: true),  // 6.4+
-        Case(order: .v6_4, kind: .absolutePercpu, pointerSize: 8, littleEndian: true),
-        Case(order: .v6_4, kind: .baseRelative, pointerSize: 8, littleEndian: false),
-        Case(order: .v6_4, kind: .absolute, pointerSize: 8, littleEndian: true),  // 6.4-6.10 !BASE_RELATIVE
-        Case(order: .v6_4, kind: .placeRelative, pointerSize: 8, littleEndian: true),  // 7.0
-        Case(order: .v6_4, kind: .placeRelative, pointerSize: 4, littleEndian: false),
-        Case(order: .v6_4, kind: .absolute, pointerSize: 4, littleEndian: true),  // 7.0 non-relocatable 32-bit
+        Case(order: .before6_2, kind: .absolute, pointerSize: 8, byteOrder: .little, wideMarkers: true),  // 2.6 ... 4.19
+        Case(order: .before6_2, kind: .absolute, pointerSize: 4, byteOrder: .big, wideMarkers: true),
+        Case(order: .before6_2, kind: .baseRelative, pointerSize: 8, byteOrder: .little),  // 4.20 ... 6.1
+        Case(order: .before6_2, kind: .absolutePercpu, pointerSize: 8, byteOrder: .little),
+        Case(order: .before6_2, kind: .absolute, pointerSize: 4, byteOrder: .little),  // 32-bit absolute
+        Case(order: .v6_2, kind: .baseRelative, pointerSize: 8, byteOrder: .big),  // 6.2-6.3, s390x-like
+        Case(order: .v6_2, kind: .absolutePercpu, pointerSize: 8, byteOrder: .little),
+        Case(order: .v6_2, kind: .baseRelative, pointerSize: 4, byteOrder: .little),
+        Case(order: .v6_4, kind: .baseRelative, pointerSize: 8, byteOrder: .little),  // 6.4+
+        Case(order: .v6_4, kind: .absolutePercpu, pointerSize: 8, byteOrder: .little),
+        Case(order: .v6_4, kind: .baseRelative, pointerSize: 8, byteOrder: .big),
+        Case(order: .v6_4, kind: .absolute, pointerSize: 8, byteOrder: .little),  // 6.4-6.10 !BASE_RELATIVE
+        Case(order: .v6_4, kind: .placeRelative, pointerSize: 8, byteOrder: .little),  // 7.0
+        Case(order: .v6_4, kind: .placeRelative, pointerSize: 4, byteOrder: .big),
+        Case(order: .v6_4, kind: .absolute, pointerSize: 4, byteOrder: .little),  // 7.0 non-relocatable 32-bit
     ]
 
     static func base(_ c: Case) -> UInt64 { c.pointerSize == 8 ? 0xFFFF_8000_8000_0000 : 0xC000_0000 }
@@ -75,7 +76,7 @@ import Testing
         func pad() { while out.count % align != 0 { out.append(0) } }
         func word(_ v: UInt64, _ size: Int) {
             for k in 0 ..< size {
-                let shift = c.littleEndian ? k * 8 : (size - 1 - k) * 8
+                let shift = c.byteOrder == .little ? k * 8 : (size - 1 - k) * 8
                 out.append(UInt8(truncatingIfNeeded: v >> UInt64(shift)))
             }
         }
@@ -135,7 +136,7 @@ import Testing
         #expect(found.layout.order == c.order)
         #expect(found.layout.addressKind == c.kind)
         #expect(found.layout.pointerSize == c.pointerSize)
-        #expect(found.layout.byteOrder == (c.littleEndian ? .little : .big))
+        #expect(found.layout.byteOrder == c.byteOrder)
         #expect(found.layout.markerSize == (c.wideMarkers ? c.pointerSize : 4))
         #expect(found.layout.twoByteLengthsSeen)
         #expect(found.layout.hasSeqsOfNames == (c.order != .before6_2))
@@ -147,7 +148,7 @@ import Testing
 
     /// Lookups behave as the kernel's: first alias, offset, size up to the next address.
     @Test func lookupsFollowTheKernel() throws {
-        let c = Case(order: .v6_4, kind: .baseRelative, pointerSize: 8, littleEndian: true)
+        let c = Case(order: .v6_4, kind: .baseRelative, pointerSize: 8, byteOrder: .little)
         let t = try Self.sourceTable(c)
         let s = t.symbols
         // Every address inside a symbol maps back to the first alias at its start.
