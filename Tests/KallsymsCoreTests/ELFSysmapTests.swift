@@ -368,27 +368,9 @@ struct RandomELF {
             (try DebianData.kernel("6.1", "i386", map: true).map!, [(false, true)]),
         ]
         for (mapPath, forms) in maps {
-            var map = SymbolList()
-            let text = try FileIO.read(mapPath)
-            try text.withUnsafeBufferPointer { bytes in
-                try MapParser.parse(bytes, format: .linux612, file: mapPath, diagnostic: { _ in }) { address, type, name, _ in
-                    map.append(address: address, type: type, name: name)
-                }
-            }
+            let map = try MapELF.symbols(of: mapPath)
             for (is64, le) in forms {
-                var w = ELFImageWriter(is64: is64, byteOrder: le ? .little : .big, machine: is64 ? .x86_64 : .i386)
-                w.regions = [
-                    .init(name: ".text", address: 0xFFFF_FFFF_8100_0000, bytes: [0], executable: true),
-                    .init(name: ".data", address: 0xFFFF_FFFF_8200_0000, bytes: [0], executable: false),
-                ]
-                for i in 0 ..< map.count {
-                    let t = map.type(i)
-                    let lower = t | 0x20
-                    let binding: SymbolBinding = t == UInt8(ascii: "W") || t == UInt8(ascii: "V") ? .weak : (t == lower ? .local : .global)
-                    let region: Int? = lower == UInt8(ascii: "a") ? nil : (lower == UInt8(ascii: "t") || lower == UInt8(ascii: "w") ? 0 : 1)
-                    let value = is64 ? map.addresses[i] : map.addresses[i] & 0xFFFF_FFFF
-                    w.symbols.append(.init(name: Array(map.name(i)), value: value, size: 0, binding: binding, type: region == 0 ? .function : .object, region: region))
-                }
+                let w = MapELF.writer(map, is64: is64, byteOrder: le ? .little : .big)
                 let path = "\(dir)/from-map-\(is64 ? 64 : 32)-\(le ? "le" : "be")"
                 try write(w.write(), path)
                 #expect(try Sysmap73Oracle.compare(path) == .identical, "\(mapPath) \(path)")
@@ -434,5 +416,39 @@ struct RandomELF {
         #expect(kstrtab.count > 1000)
         #expect(keep.symbols.count == all.symbols.count + kstrtab.count)
         #expect(exclude.symbols.count == all.symbols.count - 1)
+    }
+}
+
+/// ELF files our own writer makes from a System.map: real kernel names by the hundred thousand,
+/// symbols in a text and a data region by their letters (weak, local, global, absolute).
+enum MapELF {
+    static func symbols(of mapPath: String) throws -> SymbolList {
+        var map = SymbolList()
+        let text = try FileIO.read(mapPath)
+        try text.withUnsafeBufferPointer { bytes in
+            try MapParser.parse(bytes, format: .linux612, file: mapPath, diagnostic: { _ in }) { address, type, name, _ in
+                map.append(address: address, type: type, name: name)
+            }
+        }
+        return map
+    }
+
+    static func writer(_ map: SymbolList, is64: Bool, byteOrder: ByteOrder) -> ELFImageWriter {
+        var w = ELFImageWriter(is64: is64, byteOrder: byteOrder, machine: is64 ? .x86_64 : .i386)
+        w.regions = [
+            .init(name: ".text", address: 0xFFFF_FFFF_8100_0000, bytes: [0], executable: true),
+            .init(name: ".data", address: 0xFFFF_FFFF_8200_0000, bytes: [0], executable: false),
+        ]
+        for i in 0 ..< map.count {
+            let t = map.type(i)
+            let lower = t | 0x20
+            let binding: SymbolBinding = t == UInt8(ascii: "W") || t == UInt8(ascii: "V") ? .weak : (t == lower ? .local : .global)
+            let region: Int? = lower == UInt8(ascii: "a") ? nil : (lower == UInt8(ascii: "t") || lower == UInt8(ascii: "w") ? 0 : 1)
+            let value = is64 ? map.addresses[i] : map.addresses[i] & 0xFFFF_FFFF
+            w.symbols.append(
+                .init(name: Array(map.name(i)), value: value, size: 0, binding: binding,
+                      type: region == 0 ? .function : .object, region: region))
+        }
+        return w
     }
 }

@@ -188,27 +188,7 @@ enum Generator73Oracle {
     @Test func writtenFilesAndProgramsGiveTheReferenceTables() throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var map = SymbolList()
-        let text = try FileIO.read(DebianData.systemMap612WithoutPercpu())
-        try text.withUnsafeBufferPointer { bytes in
-            try MapParser.parse(bytes, format: .linux612, file: "map", diagnostic: { _ in }) { address, type, name, _ in
-                map.append(address: address, type: type, name: name)
-            }
-        }
-        var w = ELFImageWriter(is64: true, byteOrder: .little, machine: .x86_64)
-        w.regions = [
-            .init(name: ".text", address: 0xFFFF_FFFF_8100_0000, bytes: [0], executable: true),
-            .init(name: ".data", address: 0xFFFF_FFFF_8200_0000, bytes: [0], executable: false),
-        ]
-        for i in 0 ..< map.count {
-            let t = map.type(i)
-            let lower = t | 0x20
-            let binding: SymbolBinding = t == UInt8(ascii: "W") || t == UInt8(ascii: "V") ? .weak : (t == lower ? .local : .global)
-            let region: Int? = lower == UInt8(ascii: "a") ? nil : (lower == UInt8(ascii: "t") || lower == UInt8(ascii: "w") ? 0 : 1)
-            w.symbols.append(
-                .init(name: Array(map.name(i)), value: map.addresses[i], size: 0, binding: binding,
-                      type: region == 0 ? .function : .object, region: region))
-        }
+        let w = MapELF.writer(try MapELF.symbols(of: DebianData.systemMap612WithoutPercpu()), is64: true, byteOrder: .little)
         try Data(w.write()).write(to: URL(fileURLWithPath: dir + "/from-map"))
         for flags in [["--all-symbols", "--pc-relative"], ["--pc-relative"]] {
             #expect(try Generator73Oracle.compare(flags, input: dir + "/from-map", label: "from the 6.12 map \(flags)").same)
