@@ -39,15 +39,19 @@ addresses = sorted({a for a, _, _ in symbols})
 def size_of(a):
     i = bisect.bisect_right(addresses, a)
     return addresses[i] - a if i < len(addresses) else None
-frames = re.findall(r"^\s*(?:\? )?([A-Za-z_][\w.]*)\+0x([0-9a-f]+)/0x([0-9a-f]+)\s*$", log.split("=== KALLSYMS END")[1], re.M)
+# Every %pS/%pB the kernel printed after the dump, whatever the architecture's frame line looks
+# like: x86 " func+0x1/0x2", arm64 " func+0x1/0x2" and "pc : func+...", powerpc
+# "[sp] [ip] func+0x1/0x2 (unreliable)" and "NIP [ip] func+...".
+frames = re.findall(r"(?<![\w.+])([A-Za-z_][\w.]*)\+0x([0-9a-f]+)/0x([0-9a-f]+)\b", log.split("=== KALLSYMS END")[1])
 if len(frames) < 5:
     sys.exit(f"only {len(frames)} backtrace frames in the boot log")
 bad = []
 for name, off, size in frames:
     off, size = int(off, 16), int(size, 16)
-    # Backtraces print return addresses with %pB: looked up at address - 1, printed offset + 1,
-    # so a call that ends a function prints offset == size.
-    ok = any(size_of(a) == size and 0 < off <= size for a in starts.get(name, []))
+    # x86 prints return addresses with %pB (looked up at address - 1, printed offset + 1: a call
+    # that ends a function prints offset == size), arm64 and powerpc with %pS (offset 0 at a
+    # function's first instruction).
+    ok = any(size_of(a) == size and 0 <= off <= size for a in starts.get(name, []))
     if not ok:
         bad.append(f"{name}+{off:#x}/{size:#x}")
 if bad:
