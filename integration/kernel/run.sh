@@ -252,9 +252,12 @@ n=0
 for syms in "$tree"/.tmp_vmlinux*.syms; do
     "$work/kallsyms.kernel" $kallsymopt "$syms" > "$work/ref.S"
     s=
-    # 6.12: .tmp_vmlinuxN.syms -> .tmp_vmlinuxN.kallsyms.S (the empty pass 0 too); 6.1:
-    # .tmp_vmlinux.kallsymsN.syms -> .tmp_vmlinux.kallsymsN.S
-    for cand in "${syms%.syms}.kallsyms.S" "${syms%.syms}.S"; do [ -f "$cand" ] && s=$cand; done
+    # 6.12: .tmp_vmlinuxN.syms -> .tmp_vmlinuxN.kallsyms.S, the empty pass
+    # .tmp_vmlinux.kallsyms0.syms -> .tmp_vmlinux0.kallsyms.S; 6.1: .tmp_vmlinux.kallsymsN.syms
+    # -> .tmp_vmlinux.kallsymsN.S
+    for cand in "${syms%.syms}.kallsyms.S" "${syms%.kallsyms0.syms}0.kallsyms.S" "${syms%.syms}.S"; do
+        [ -f "$cand" ] && s=$cand
+    done
     [ -n "$s" ] || fail "(a): no .S next to ${syms##*/}"
     cmp -s "$work/ref.S" "$s" || fail "(a): ${s##*/}: our .S differs from the kernel's scripts/kallsyms on ${syms##*/}"
     n=$((n + 1))
