@@ -280,7 +280,8 @@ public enum KbuildInstaller {
             # With CONFIG_KALLSYMS the kallsyms passes and the final link are one `kallsyms link`
             # (a fixed point, verified) unless KALLSYMS_LINK=0. KALLSYMS_LINK_FLAGS: its flags
             # (default --reserve auto); KALLSYMS_LINK_BIN: the kallsyms binary; KALLSYMS_EXTRA_PASS:
-            # one plain relink more before reserving room, every pass's files kept.
+            # relinks (by default without --reserve auto), one plain relink more before reserving
+            # room, every pass's files kept.
             kallsyms_link_format=\(format)
             kallsyms_link_bin=${KALLSYMS_LINK_BIN:-\(shellQuoted(binary))}
             kallsyms_link=
@@ -301,6 +302,9 @@ public enum KbuildInstaller {
             \(genopt.joined(separator: "\n"))
             \tif [ -n "${KALLSYMS_LINK_FLAGS+set}" ]; then
             \t\tlinkopt=${KALLSYMS_LINK_FLAGS}
+            \telif [ -n "${KALLSYMS_EXTRA_PASS}" ]; then
+            \t\t# --reserve auto never relinks: the extra pass needs plain iteration.
+            \t\tlinkopt=
             \telse
             \t\tlinkopt="--reserve auto"
             \tfi

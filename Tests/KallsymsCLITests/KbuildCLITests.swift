@@ -116,6 +116,15 @@ import Testing
         #expect(output2.contains("pass artifacts: ./.vmlinux.kallsyms-link-"))
         #expect(!output2.contains("patch "))
 
+        // Alone it relinks, as the kernel's workaround does: the default --reserve auto links
+        // once and patches, so an extra plain pass would never happen (seen on a real arm64 build).
+        let (status4, output4, tree4) = try Self.build("6.12", configs: ["KALLSYMS"], environment: ["KALLSYMS_EXTRA_PASS=1"])
+        defer { try? FileManager.default.removeItem(atPath: tree4) }
+        #expect(status4 == 0, "\(output4)")
+        #expect(output4.contains("KSYMLINK vmlinux (linux-6.12;  --plain-passes 1 --keep-temps)"))
+        #expect(output4.contains("pass 1: link") && !output4.contains("room reserved") && !output4.contains("patch "), "\(output4)")
+        #expect(output4.contains("pass artifacts: ./.vmlinux.kallsyms-link-"))
+
         // A link that does not converge stops the build: no vmlinux, no System.map, the passes'
         // files kept to send us.
         let (status3, output3, tree3) = try Self.build("6.12", configs: ["KALLSYMS"], environment: ["KALLSYMS_LINK_FLAGS=--max-passes 1"])

@@ -131,7 +131,9 @@ cp "$work/link-vmlinux.sh.orig" "$tree/scripts/link-vmlinux.sh"
 
 say "configuration (tinyconfig + what the test needs)"
 # The whole userspace: a static /init for the target (cross gcc also under --llvm).
-"${cross}gcc" -static -Os -o "$work/init" "$root/integration/kernel/init.c"
+# Replaced only when it changed: a new one means a new initramfs and a new vmlinux.a.
+"${cross}gcc" -static -Os -o "$work/init.new" "$root/integration/kernel/init.c"
+if cmp -s "$work/init.new" "$work/init"; then rm "$work/init.new"; else mv "$work/init.new" "$work/init"; fi
 cat > "$work/initramfs.list" <<LIST
 dir /dev 0755 0 0
 nod /dev/console 0600 0 0 c 5 1
@@ -176,6 +178,7 @@ say "build (the kernel's own kallsyms)"
 t=$(date +%s)
 nice -n 5 make -C "$tree" -s "${mk[@]}" -j"$jobs" "$target" > "$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; fail "build failed"; }
 build_s=$(( $(date +%s) - t ))
+first=; [ -f "$work/kallsyms.kernel" ] || first=", the whole kernel"
 echo "built in $build_s s"
 cp "$tree/scripts/kallsyms" "$work/kallsyms.kernel"
 (cd "$root" && swift build -c release --product kallsyms >/dev/null)
@@ -276,7 +279,7 @@ cp "$work/kallsyms.kernel" "$tree/scripts/kallsyms"
 export KALLSYMS_LINK_FLAGS="${KALLSYMS_LINK_FLAGS:---reserve auto}"
 b_ms=$(relink b)
 b_links=$(grep -cE '^pass [0-9]+: link' "$work/b.log" || true)
-grep -E '^( +|)(KSYMLINK|pass|converged|verified|note)' "$work/b.log" | sed 's/^/    /'
+grep -E '^ *(KSYMLINK|pass|room|converged|verified|note|time)' "$work/b.log" | sed 's/^/    /'
 unset KALLSYMS_LINK_FLAGS
 check_image b
 boot b
@@ -287,7 +290,7 @@ echo "(b): uninstall restored scripts/link-vmlinux.sh byte for byte"
 
 say "result ($name)"
 {
-    printf '%s (make %s; built in %s s)\n' "$name" "${mk[*]}" "$build_s"
+    printf '%s (make %s; make %s: %s s%s)\n' "$name" "${mk[*]}" "$target" "$build_s" "$first"
     printf '  %-48s %6s %18s\n' build links "link-vmlinux.sh ms"
     printf '  %-48s %6s %18s\n' "kernel's own scripts/kallsyms + link-vmlinux.sh" "$kernel_links" "$kernel_ms"
     printf '  %-48s %6s %18s\n' "(a) our drop-in scripts/kallsyms" "$a_links" "$a_ms"
@@ -297,7 +300,7 @@ say "result ($name)"
 
 if [ "$arch" = x86_64 ] && [ "$version" = 6.12 ] && [ -z "$llvm" ] && [ -f "$root/integration/kernel/vmcore.sh" ]; then
     say "vmcore (integration/kernel/vmcore.sh)"
-    bash "$root/integration/kernel/vmcore.sh" "$tree" "$kallsyms" "$work"
+    bash "$root/integration/kernel/vmcore.sh" "$tree" "$kallsyms" "$work/vmcore"
 fi
 exit
 }
