@@ -210,21 +210,32 @@ links_of() { grep -cE '^ +LD +(\.tmp_vmlinux[.a-z0-9]*|vmlinux)$' "$work/$1.log"
 kernel_ms=$(relink kernel)
 kernel_links=$(links_of kernel)
 
-# The image must hold exactly the table its own System.map gives, as our reader decodes it.
+# The image must hold exactly the table its own System.map gives (the kernel's own
+# scripts/kallsyms on it), as our reader decodes it.
 check_image() { # name
-    "$kallsyms" gen --format "$format" $kallsymopt "$tree/System.map" > "$work/$1.expected.S"
+    "$work/kallsyms.kernel" $kallsymopt "$tree/System.map" > "$work/$1.expected.S"
     "$kallsyms" dump --format proc "$tree/vmlinux" > "$work/$1.proc"
     "$kallsyms" dump --format system-map "$tree/vmlinux" > "$work/$1.dump"
     python3 - "$work/$1.expected.S" "$work/$1.dump" <<'PY'
-import sys
-# Entries the generator put in the table (the comments of kallsyms_offsets: "<type><name>")
-# against what our reader decoded from the built vmlinux, in table order.
+import re, sys
+# The entries of the kernel's table ("<type><name>", in table order) from its .S: each name is
+# a length (two bytes when the first has bit 7 set) and that many indices into the token table.
 src = open(sys.argv[1]).read()
-block = src.split("kallsyms_offsets:\n", 1)[1].split("\n\n", 1)[0]
-expected = [line.split("/* ", 1)[1][:-3] for line in block.split("\n") if "/* " in line]
+def block(label):
+    return src.split(f"\n{label}:\n", 1)[1].split("\n\n", 1)[0]
+tokens = [t.encode().decode("unicode_escape") for t in re.findall(r'\.asciz\t"(.*)"', block("kallsyms_token_table"))]
+data = [int(b, 16) for line in block("kallsyms_names").split("\n") for b in re.findall(r"0x([0-9a-f]{2})", line.split("/*")[0])]
+expected, i = [], 0
+while i < len(data):
+    n, i = data[i], i + 1
+    if n & 0x80:
+        n, i = (n & 0x7F) | (data[i] << 7), i + 1
+    expected.append("".join(tokens[t] for t in data[i : i + n]))
+    i += n
 decoded = [l.split(" ", 1)[1].replace(" ", "", 1) for l in open(sys.argv[2]).read().split("\n") if l]
 if expected != decoded:
-    sys.exit(f"decoded table ({len(decoded)}) differs from the table System.map gives ({len(expected)})")
+    first = next((k for k, (a, b) in enumerate(zip(expected, decoded)) if a != b), min(len(expected), len(decoded)))
+    sys.exit(f"decoded table ({len(decoded)}) differs from the table System.map gives ({len(expected)}), first at entry {first}")
 print(f"vmlinux: the decoded table equals the table System.map gives ({len(decoded)} symbols)")
 PY
 }
