@@ -155,9 +155,10 @@ case $arch in
         set_config --enable SERIAL_AMBA_PL011 --enable SERIAL_AMBA_PL011_CONSOLE
         want=(SERIAL_AMBA_PL011_CONSOLE) ;;
     ppc64le) # pseries: 64-bit Book3S little-endian, the hypervisor console.
+        # SLOF enters the kernel through prom_init (the Open Firmware boot trampoline).
         set_config --enable PPC64 --enable PPC_BOOK3S_64 --disable CPU_BIG_ENDIAN --enable CPU_LITTLE_ENDIAN \
-            --enable PPC_PSERIES --enable HVC_CONSOLE
-        want=(PPC64 CPU_LITTLE_ENDIAN PPC_PSERIES HVC_CONSOLE) ;;
+            --enable PPC_PSERIES --enable PPC_OF_BOOT_TRAMPOLINE --enable HVC_CONSOLE
+        want=(PPC64 CPU_LITTLE_ENDIAN PPC_PSERIES PPC_OF_BOOT_TRAMPOLINE HVC_CONSOLE) ;;
 esac
 make -C "$tree" -s "${mk[@]}" olddefconfig >/dev/null
 for opt in KALLSYMS KALLSYMS_ALL PROC_FS MAGIC_SYSRQ BLK_DEV_INITRD "${want[@]}"; do
@@ -247,7 +248,7 @@ boot() { # name
         -append "console=$console $bootargs panic=-1" > "$work/$1.qemu" 2>&1 &
     pid=$!
     # The init resets the machine when done; a reset that never comes is not a failure of ours.
-    for i in $(seq 600); do
+    for i in $(seq 300); do
         kill -0 $pid 2>/dev/null || break
         if grep -q "=== DONE" "$log" 2>/dev/null; then sleep 3; break; fi
         sleep 1
