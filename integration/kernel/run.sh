@@ -155,10 +155,12 @@ case $arch in
         set_config --enable SERIAL_AMBA_PL011 --enable SERIAL_AMBA_PL011_CONSOLE
         want=(SERIAL_AMBA_PL011_CONSOLE) ;;
     ppc64le) # pseries: 64-bit Book3S little-endian, the hypervisor console.
-        # SLOF enters the kernel through prom_init (the Open Firmware boot trampoline).
+        # SLOF enters the kernel through prom_init (the Open Firmware boot trampoline); Debian's
+        # static glibc for ppc64el uses VSX in user space.
         set_config --enable PPC64 --enable PPC_BOOK3S_64 --disable CPU_BIG_ENDIAN --enable CPU_LITTLE_ENDIAN \
-            --enable PPC_PSERIES --enable PPC_OF_BOOT_TRAMPOLINE --enable HVC_CONSOLE
-        want=(PPC64 CPU_LITTLE_ENDIAN PPC_PSERIES PPC_OF_BOOT_TRAMPOLINE HVC_CONSOLE) ;;
+            --enable PPC_PSERIES --enable PPC_OF_BOOT_TRAMPOLINE --enable HVC_CONSOLE \
+            --enable PPC_FPU --enable ALTIVEC --enable VSX
+        want=(PPC64 CPU_LITTLE_ENDIAN PPC_PSERIES PPC_OF_BOOT_TRAMPOLINE HVC_CONSOLE VSX) ;;
 esac
 make -C "$tree" -s "${mk[@]}" olddefconfig >/dev/null
 for opt in KALLSYMS KALLSYMS_ALL PROC_FS MAGIC_SYSRQ BLK_DEV_INITRD "${want[@]}"; do
