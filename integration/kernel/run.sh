@@ -10,7 +10,7 @@
 #           the original script byte for byte
 # For (a) and (b): the build must not say "Inconsistent kallsyms data"; /proc/kallsyms of the
 # booted kernel must equal the table decoded from its vmlinux by our reader, which must equal the
-# table generated from its System.map; every name+off/size in the sysrq-t backtraces must match
+# table the kernel's own scripts/kallsyms makes from its System.map; every name+off/size in the sysrq-t backtraces must match
 # System.map; for (a) every .S the build generated must equal what the kernel's own
 # scripts/kallsyms makes from the same .syms. Prints, per build, the links and the wall time of
 # the vmlinux link step (all of link-vmlinux.sh and the arch's postlink: the same span for the
@@ -24,7 +24,8 @@
 # (LLVM=-14: clang-14, ld.lld-14, llvm-ar-14..., never another clang on PATH). As root or with
 # sudo (missing packages are installed with apt-get). Each configuration has its own tree,
 # ${KALLSYMS_CACHE:-~/.cache/swift-kallsyms}/kernel-test/<arch>-<version>[-llvm]: the first run
-# builds it (5-15 minutes on 2 cores), later runs only relink. At the end of the x86_64 6.12 run,
+# builds it (24-43 minutes each on 2 cores with 3-4 kernels and other builds running at once),
+# later runs only relink and boot (2-6 minutes each). At the end of the x86_64 6.12 run,
 # integration/kernel/vmcore.sh TREE KALLSYMS WORK runs when it exists.
 # The whole script is one compound command, read before it runs: editing the file during a run
 # does not change that run.
