@@ -81,7 +81,6 @@ name="$arch-$version${llvm:+-llvm}"
 work="$cache/kernel-test/$name"
 tree="$work/linux"
 started=$(date +%s)
-rm -f "$work/result.txt"
 
 case $arch in
     x86_64)
@@ -118,6 +117,10 @@ say "kernel source ($version)"
 bash "$root/scripts/fetch-reference.sh" "$version" >/dev/null  # downloads linux-source-$version into the cache
 deb=$(ls "$cache"/debs/linux-source-"$version"_*_all.deb | head -n1)
 mkdir -p "$work"
+# One run per tree at a time: a second one waits rather than relinking under the first.
+exec 9> "$work/lock"
+flock -n 9 || { echo "waiting for another run on $tree"; flock 9; }
+rm -f "$work/result.txt"
 if [ ! -f "$tree/Makefile" ]; then
     rm -rf "$tree.tmp" && mkdir -p "$tree.tmp"
     dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards "./usr/src/linux-source-$version.tar.xz" \
