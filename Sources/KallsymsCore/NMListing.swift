@@ -166,17 +166,19 @@ public struct NMListing: Sendable {
     }
 
     /// `(letter name, class)` per section header, as `_bfd_elf_make_section_from_shdr` sets the
-    /// flags. Sections BFD makes no section of (the null section, symbol tables, the section-name
-    /// table) have `exists == false`: their symbols are treated as absolute.
+    /// flags. Sections BFD makes no section of (the null section, the symbol table and its
+    /// strings, the section-name table) have `exists == false`: their symbols are treated as
+    /// absolute. `.dynsym` and its strings are sections too (BFD keeps them for objcopy): a
+    /// linker-script symbol there, powerpc's `__dynamic_symtab`, is `R`.
     static func sectionClasses(_ elf: ELFFile) -> [(String, SectionClass)] {
         let shstrndx = elf.sections.firstIndex { $0.type == .strtab && $0.name == ".shstrtab" }
         var symtabStrings = Set<Int>()
-        for s in elf.sections where s.type == .symtab || s.type == .dynsym { symtabStrings.insert(Int(s.link)) }
+        for s in elf.sections where s.type == .symtab { symtabStrings.insert(Int(s.link)) }
         // The machines whose BFD back ends have small-data sections (.sdata, .sbss, ...).
         let smallDataMachines: Set<ELFMachine> = [.mips, .mipsRS3LE, .ppc, .v800, .ia64, .m32r, .riscv]
         return elf.sections.enumerated().map { index, s in
             var c = SectionClass()
-            if index == 0 || s.type == .symtab || s.type == .dynsym || index == shstrndx
+            if index == 0 || s.type == .symtab || index == shstrndx
                 || (s.type == .strtab && symtabStrings.contains(index))
             {
                 return (s.name, c)

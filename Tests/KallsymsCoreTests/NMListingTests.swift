@@ -121,6 +121,35 @@ import Testing
         #expect(try Sysmap73Oracle.compare(file) == (linked ? .identical : .bothFailed), "kallsyms-7.3 --sysmap \(file)")
     }
 
+    /// Linker-script symbols in `.dynsym`, `.dynstr` and an emptied `.rela.dyn`, as powerpc's
+    /// vmlinux.lds.S defines `__dynamic_symtab`: nm says `R` (BFD keeps the dynamic symbol table
+    /// and its strings as sections). Read as absolute, `A`, the symbol left the table of a real
+    /// ppc64le build and the kernel's own System.map comparison failed.
+    @Test(arguments: [("x86_64-linux-gnu", "/usr/bin/ld"), ("powerpc64le-linux-gnu", "/usr/bin/powerpc64le-linux-gnu-ld")])
+    func dynamicSymbolTableIsASection(_ target: String, _ gnuLD: String) throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "int counter = 1;\nint get(void) { return counter; }\nvoid _start(void) { get(); }\n"
+            .write(toFile: "\(dir)/t.c", atomically: true, encoding: .utf8)
+        try """
+            SECTIONS {
+              . = 0x400000;
+              .text : { *(.text*) }
+              .dynsym : { __dynamic_symtab = .; *(.dynsym) }
+              .dynstr : { __dynamic_strtab = .; *(.dynstr) }
+              .rela.dyn : { __rela_dyn_start = .; *(.rela*) }
+              .data : { *(.data*) }
+              .dynamic : { __dynamic_start = .; *(.dynamic) }
+            }
+            """.write(toFile: "\(dir)/t.lds", atomically: true, encoding: .utf8)
+        _ = try run(try Self.tool("clang"), ["--target=\(target)", "-O1", "-fPIE", "-c", "\(dir)/t.c", "-o", "\(dir)/t.o"])
+        _ = try run(gnuLD, ["-pie", "-T", "\(dir)/t.lds", "-z", "noexecstack", "--no-warn-rwx-segments", "-o", "\(dir)/t", "\(dir)/t.o"])
+        let listing = try NMListing.read(ELFFile([UInt8](Data(contentsOf: URL(fileURLWithPath: "\(dir)/t")))))
+        let nm = try run("/usr/bin/nm", ["-n", "\(dir)/t"])
+        #expect(listing.text() == nm)
+        #expect(String(decoding: nm, as: UTF8.self).contains(" R __dynamic_symtab\n"))
+    }
+
     @Test(arguments: targets.map(\.0))
     func objectsAndProgramsMatchNM(_ target: String) throws {
         let gnuLD = Self.targets.first { $0.0 == target }!.1
