@@ -172,8 +172,9 @@ public struct NMListing: Sendable {
         let shstrndx = elf.sections.firstIndex { $0.type == .strtab && $0.name == ".shstrtab" }
         var symtabStrings = Set<Int>()
         for s in elf.sections where s.type == .symtab || s.type == .dynsym { symtabStrings.insert(Int(s.link)) }
-        // The machines whose BFD back ends have small-data sections (.sdata, .sbss, ...).
-        let smallDataMachines: Set<ELFMachine> = [.mips, .mipsRS3LE, .ppc, .v800, .ia64, .m32r, .riscv]
+        // The machines whose BFD back ends have small-data sections (.sdata, .sbss, ...). Not
+        // RISC-V: binutils 2.40's nm prints D/B for its .sdata/.sbss (clang 14 puts data there).
+        let smallDataMachines: Set<ELFMachine> = [.mips, .mipsRS3LE, .ppc, .v800, .ia64, .m32r]
         return elf.sections.enumerated().map { index, s in
             var c = SectionClass()
             if index == 0 || s.type == .symtab || s.type == .dynsym || index == shstrndx
