@@ -30,7 +30,7 @@ public enum ByteOrder: String, Sendable, Hashable, Codable, CaseIterable, Custom
 
 /// A file that stopped making sense at a byte offset: what was expected there. The one error of
 /// every byte-level reader (ELF, kallsyms arrays, containers); callers that know the file's name
-/// wrap it (`KallsymsError(_:file:)`), in one place.
+/// turn it into a `KallsymsError` naming the file, in one place.
 public struct FormatError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The byte offset in the file where the bytes stopped making sense.
     public var offset: Int

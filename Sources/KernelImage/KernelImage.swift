@@ -33,7 +33,7 @@ public struct KernelImage: Sendable {
     /// The GNU build ID from the ELF's notes, when the kernel is an ELF that has one.
     public var buildID: String?
 
-    /// The decoded symbols in table order (address order): the table's ``KallsymsTable/symbols``.
+    /// The decoded symbols in table order (address order): `table.symbols`.
     public var symbols: SymbolList { table.symbols }
 
     /// The default cap on the bytes one decompressed stream may produce: 1 GiB, well above any
