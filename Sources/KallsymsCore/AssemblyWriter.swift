@@ -24,7 +24,7 @@ public enum AssemblyWriter {
     }
 
     /// The arrays whose label gets `.size LABEL, . - LABEL` in `format`'s `.S` (7.3).
-    public static func sizedArrays(_ format: KallsymsFormat) -> Set<KallsymsArray> {
+    package static func sizedArrays(_ format: KallsymsFormat) -> Set<KallsymsArray> {
         Dialect(format).sizes ? [.names, .markers, .tokenTable, .offsets] : []
     }
 

@@ -7,7 +7,7 @@ extension Architecture {
 
     /// e_flags as each target's GNU assembler (Debian 12 binutils, Linux triples) sets them for a
     /// data-only source such as the table's `.S`.
-    public var assemblerELFFlags: UInt32 {
+    package var assemblerELFFlags: UInt32 {
         switch self {
         case .riscv64: 0x4  // double-float ABI
         case .arm: 0x0500_0000  // EABI version 5
@@ -16,10 +16,10 @@ extension Architecture {
     }
 
     /// 64-bit targets use RELA (addend in the entry); 32-bit ones REL (addend in the data).
-    public var usesRela: Bool { pointerSize == 8 }
+    package var usesRela: Bool { pointerSize == 8 }
 
     /// The relocation for a pointer-sized absolute address (`PTR _text + d`).
-    public var pointerRelocation: RelocationType? {
+    package var pointerRelocation: RelocationType? {
         switch self {
         case .x86_64: RelocationType.X86_64.r64
         case .aarch64: RelocationType.AArch64.abs64
@@ -34,7 +34,7 @@ extension Architecture {
     /// How the assembler relocates a 32-bit place-relative value (`.long _text - . + (N)`): one
     /// PC-relative relocation, or (RISC-V, where GNU as has no single one for data) `_text + N`
     /// added and a local label at the place subtracted.
-    public var placeRelocation: PlaceRelocation? {
+    package var placeRelocation: PlaceRelocation? {
         switch self {
         case .x86_64: .single(RelocationType.X86_64.pc32)
         case .aarch64: .single(RelocationType.AArch64.prel32)
@@ -46,7 +46,7 @@ extension Architecture {
         }
     }
 
-    public enum PlaceRelocation: Sendable, Equatable {
+    package enum PlaceRelocation: Sendable, Equatable {
         case single(RelocationType)
         case pair(add: RelocationType, subtract: RelocationType)
     }
@@ -92,7 +92,7 @@ public struct BinaryLayout: Sendable, Equatable {
 
     public func label(_ array: KallsymsArray) -> Label? { labels.first { $0.array == array } }
 
-    public init(
+    package init(
         _ table: KallsymsTable, pointerSize: Int, byteOrder: ByteOrder, addendInData: Bool,
         reservation: TableReservation? = nil
     ) {
@@ -187,10 +187,10 @@ public struct BinaryLayout: Sendable, Equatable {
     }
 
     /// Labels and section size: what decides where everything after the table lands.
-    public var shape: [Int] { labels.flatMap { [$0.offset, $0.size] } + [bytes.count] }
+    package var shape: [Int] { labels.flatMap { [$0.offset, $0.size] } + [bytes.count] }
 
     /// True when every array fits the reservation and the section its size.
-    public static func fits(_ table: KallsymsTable, arch: Architecture, _ reservation: TableReservation) -> Bool {
+    package static func fits(_ table: KallsymsTable, arch: Architecture, _ reservation: TableReservation) -> Bool {
         let bare = BinaryLayout(table, arch: arch)
         for l in bare.labels {
             if let room = reservation.room[l.array], l.size > room { return false }
@@ -204,7 +204,7 @@ public struct BinaryLayout: Sendable, Equatable {
 
     /// The bytes as they stand in a linked image at `address`: every `_text` relocation
     /// resolved (place-relative ones against their own address).
-    public func resolvedBytes(textAddress: UInt64, at address: UInt64 = 0) -> [UInt8] {
+    package func resolvedBytes(textAddress: UInt64, at address: UInt64 = 0) -> [UInt8] {
         var out = bytes
         for r in relocations {
             let target = textAddress &+ UInt64(bitPattern: r.addend)
@@ -236,7 +236,7 @@ public struct TableReservation: Sendable, Equatable, Codable {
     }
 
     /// The arrays whose size follows the symbols; the others have fixed sizes.
-    public static let variableArrays = KallsymsArray.allCases.filter(\.growsWithSymbols)
+    package static let variableArrays = KallsymsArray.allCases.filter(\.growsWithSymbols)
 }
 
 /// `gen --emit object`: the table as an ELF relocatable object, equivalent to assembling the `.S`.

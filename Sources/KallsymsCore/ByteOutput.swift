@@ -39,12 +39,12 @@ public final class ByteOutput {
 
     /// Makes room for `n` more bytes (n must not exceed the chunk size).
     @inlinable @inline(__always)
-    public func reserve(_ n: Int) throws {
+    package func reserve(_ n: Int) throws {
         if used + n > capacity { try flush() }
     }
 
     @inlinable @inline(__always)
-    public func byte(_ b: UInt8) {
+    package func byte(_ b: UInt8) {
         buffer[used] = b
         used += 1
     }
@@ -74,19 +74,19 @@ public final class ByteOutput {
 
     /// Bytes already reserved for; no capacity check.
     @inlinable @inline(__always)
-    public func append(_ p: UnsafePointer<UInt8>, _ n: Int) {
+    package func append(_ p: UnsafePointer<UInt8>, _ n: Int) {
         (buffer + used).update(from: p, count: n)
         used += n
     }
 
     @inlinable @inline(__always)
-    public func append(_ s: StaticString) {
+    package func append(_ s: StaticString) {
         append(s.utf8Start, s.utf8CodeUnitCount)
     }
 
     /// `%d` of a signed value. Needs 21 reserved bytes.
     @inlinable @inline(__always)
-    public func signedDecimal(_ v: Int64) {
+    package func signedDecimal(_ v: Int64) {
         if v < 0 {
             byte(0x2D)
             decimal(v.magnitude)
@@ -97,7 +97,7 @@ public final class ByteOutput {
 
     /// `%u` (also `%d` of a non-negative value). Needs 20 reserved bytes.
     @inlinable @inline(__always)
-    public func decimal(_ v: UInt64) {
+    package func decimal(_ v: UInt64) {
         var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &tmp) { t in
             var v = v
@@ -113,7 +113,7 @@ public final class ByteOutput {
 
     /// `%#llx` / `%#x`: `0` for zero, else `0x` and lowercase digits. Needs 18 reserved bytes.
     @inlinable @inline(__always)
-    public func alternateHex(_ v: UInt64) {
+    package func alternateHex(_ v: UInt64) {
         if v == 0 {
             byte(0x30)
             return
@@ -131,7 +131,7 @@ public final class ByteOutput {
 
     /// `0x%02x`. Needs 4 reserved bytes.
     @inlinable @inline(__always)
-    public func hexByte(_ v: UInt8) {
+    package func hexByte(_ v: UInt8) {
         buffer[used] = 0x30
         buffer[used + 1] = 0x78
         buffer[used + 2] = hexDigit(v >> 4)
@@ -144,7 +144,7 @@ public final class ByteOutput {
 
     /// `, 0x%02x` for each byte, the bulk of a 6.12 table. Needs `6 * count + 2` reserved
     /// bytes: each item is stored as one 8-byte word and the next one overwrites its tail.
-    public func commaHexBytes(_ p: UnsafePointer<UInt8>, _ count: Int) {
+    package func commaHexBytes(_ p: UnsafePointer<UInt8>, _ count: Int) {
         let table = ByteOutput.commaHexTable
         var o = buffer + used
         for k in 0 ..< count {

@@ -6,9 +6,9 @@ import Foundation
 /// Symbol names are bytes, not text. In JSON a name is a string whose code points are its bytes
 /// (each byte 0x00–0xFF becomes U+0000–U+00FF, "Latin-1"), so any name round-trips exactly:
 /// `SymbolNameJSON.decode` maps the code points back. ASCII names read as themselves.
-public enum JSONOutput {
+package enum JSONOutput {
     /// `value` as pretty-printed JSON with sorted keys and a final newline.
-    public static func data<T: Encodable>(_ value: T, pretty: Bool = true) -> Data {
+    package static func data<T: Encodable>(_ value: T, pretty: Bool = true) -> Data {
         let e = JSONEncoder()
         e.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         // Encoding our own value types cannot fail: they hold only strings, numbers and arrays.
@@ -18,7 +18,7 @@ public enum JSONOutput {
     }
 
     /// A JSON array with one compact element a line: long listings stay readable line by line.
-    public static func lines<S: Sequence>(_ items: S) -> [UInt8] where S.Element: Encodable {
+    package static func lines<S: Sequence>(_ items: S) -> [UInt8] where S.Element: Encodable {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var out = Array("[\n".utf8)
@@ -32,7 +32,7 @@ public enum JSONOutput {
         return out
     }
 
-    public static func string<T: Encodable>(_ value: T, pretty: Bool = true) -> String {
+    package static func string<T: Encodable>(_ value: T, pretty: Bool = true) -> String {
         String(decoding: data(value, pretty: pretty), as: UTF8.self)
     }
 }

@@ -21,7 +21,7 @@ public struct KallsymsError: Error, Sendable, Equatable, CustomStringConvertible
     public var offset: Int?
     public var message: String
 
-    public init(_ kind: Kind, _ message: String, file: String? = nil, line: Int? = nil, offset: Int? = nil) {
+    package init(_ kind: Kind, _ message: String, file: String? = nil, line: Int? = nil, offset: Int? = nil) {
         self.kind = kind
         self.message = message
         self.file = file
@@ -38,7 +38,7 @@ public struct KallsymsError: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     /// The same error, attributed to `file` if it names no file yet.
-    public func inFile(_ file: String) -> KallsymsError {
+    package func inFile(_ file: String) -> KallsymsError {
         var copy = self
         if copy.file == nil { copy.file = file }
         return copy

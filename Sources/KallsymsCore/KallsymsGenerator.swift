@@ -19,7 +19,7 @@ public enum KallsymsGenerator {
 
     /// The first half of `generate(mapBytes:)`: reads the map. Callers with large maps use the
     /// two halves so the map text can be freed before the tables are built.
-    public static func collect(
+    package static func collect(
         mapBytes: [UInt8], file: String = "<map>", options: GeneratorOptions,
         warnings: (([UInt8]) -> Void)? = nil
     ) throws -> KernelRules.Collected {
@@ -53,7 +53,7 @@ public enum KallsymsGenerator {
     }
 
     /// The second half: builds the table from what `collect` read.
-    public static func generate(
+    package static func generate(
         collected: consuming KernelRules.Collected, options: GeneratorOptions, file: String?
     ) throws -> KallsymsTable {
         let rules = KernelRules(options: options)
@@ -178,7 +178,7 @@ public enum KallsymsGenerator {
 
     /// `kallsyms_seqs_of_names`: table indices ordered by name (unsigned bytes, as strcmp), then
     /// address, then table index. With 6.1's `--lto-clang` a name compares as cut at `.llvm.`.
-    public static func nameOrder(_ symbols: SymbolList, ltoClang: Bool) -> [UInt32] {
+    package static func nameOrder(_ symbols: SymbolList, ltoClang: Bool) -> [UInt32] {
         let n = symbols.count
         let llvm: [UInt8] = Array(".llvm.".utf8)
         @inline(__always) func nameLength(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int {

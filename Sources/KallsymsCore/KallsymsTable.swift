@@ -40,7 +40,7 @@ public enum KallsymsFormat: String, CaseIterable, Sendable, CustomStringConverti
     }
 
     /// The reference's usage line(s), as it prints them on a bad command line.
-    public var usage: String {
+    package var usage: String {
         switch self {
         case .linux61:
             "Usage: kallsyms [--all-symbols] [--absolute-percpu] [--base-relative] [--lto-clang] in.map > out.S\n"
@@ -56,7 +56,7 @@ public enum KallsymsFormat: String, CaseIterable, Sendable, CustomStringConverti
     public var readsELF: Bool { self == .linux73 }
 
     /// 6.1 reads maps with `fscanf` (skipping what does not parse); later versions reject a bad line.
-    public var strictMapSyntax: Bool { self != .linux61 }
+    package var strictMapSyntax: Bool { self != .linux61 }
 
     /// The table format this version writes with `options`.
     public func tableFormat(_ options: GeneratorOptions) -> TableFormat {
@@ -254,7 +254,7 @@ public struct KallsymsTable: Sendable, Equatable {
 
     /// The 32-bit value of `kallsyms_relative_base` relative to `_text`, as the assembler's
     /// `PTR _text ± delta` line states it (two's complement on 64 bits).
-    public var relativeBaseAddend: Int64 {
+    package var relativeBaseAddend: Int64 {
         if case .offsets(_, let base, _) = addressEncoding {
             return Int64(bitPattern: base &- textAddress)
         }

@@ -112,12 +112,12 @@ public struct SymbolFilter {
 
     /// 7.3 drops absolute, undefined and debugging symbols by letter (`a`, `N`, `U`, `w`; not
     /// `A`, and not `v`).
-    public static func omits73(type: UInt8) -> Bool {
+    package static func omits73(type: UInt8) -> Bool {
         type == UInt8(ascii: "a") || type == UInt8(ascii: "N") || type == UInt8(ascii: "U") || type == UInt8(ascii: "w")
     }
 
     /// 7.3's name rules: true when System.map leaves the symbol out.
-    public static func omits73(name: UnsafeBufferPointer<UInt8>) -> Bool {
+    package static func omits73(name: UnsafeBufferPointer<UInt8>) -> Bool {
         for p in prefixes73 where hasPrefix(name, at: 0, p) { return true }
         for s in suffixes73 where hasSuffix(name, s) { return true }
         for n in names73 where name.count == n.count && hasPrefix(name, at: 0, n) { return true }

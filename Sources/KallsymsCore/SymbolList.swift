@@ -7,7 +7,7 @@
 /// address sort) moves 16 bytes per symbol and shares the arena instead of copying it.
 public struct SymbolList: Sendable {
     /// The arena: every symbol's `type || name` lies somewhere in it.
-    public private(set) var bytes: [UInt8] = []
+    package private(set) var bytes: [UInt8] = []
     /// `starts[i] ..< ends[i]` is symbol i's `type || name` in `bytes`. `package`: the arena's
     /// layout is ours to change; users read names through `name(_:)` and `nameString(_:)`.
     package private(set) var starts: [UInt32] = []
@@ -66,7 +66,7 @@ public struct SymbolList: Sendable {
 
     /// The arena range of symbol i's `type || name`.
     @inline(__always)
-    public func range(_ i: Int) -> Range<Int> { Int(starts[i]) ..< Int(ends[i]) }
+    package func range(_ i: Int) -> Range<Int> { Int(starts[i]) ..< Int(ends[i]) }
 
     public func type(_ i: Int) -> UInt8 { bytes[Int(starts[i])] }
 

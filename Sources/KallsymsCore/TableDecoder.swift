@@ -5,7 +5,7 @@ public enum TableDecoder {
     /// Expands all `numSyms` names of `names` with the token table. Returns, per symbol, the
     /// decoded `type || name` (the kernel drops the first character to print the name and uses it
     /// as the type).
-    public static func decodeNames(
+    package static func decodeNames(
         numSyms: Int, names: UnsafeBufferPointer<UInt8>, tokenTable: UnsafeBufferPointer<UInt8>,
         tokenIndex: [UInt16], addresses: [UInt64], nameLengths: NameLengthPrefix = .uleb128
     ) throws -> SymbolList {

@@ -26,10 +26,10 @@ public enum KallsymsArray: String, CaseIterable, Sendable, Hashable, Codable, Co
     public init?(label: some StringProtocol) { self.init(rawValue: String(label)) }
 
     /// Labels as bytes, for matching symbol names without building strings.
-    public static let labels: [[UInt8]] = allCases.map { Array($0.rawValue.utf8) }
+    package static let labels: [[UInt8]] = allCases.map { Array($0.rawValue.utf8) }
 
     /// True when `name` is one of the labels.
-    public static func isLabel<C: Collection>(_ name: C) -> Bool where C.Element == UInt8 {
+    package static func isLabel<C: Collection>(_ name: C) -> Bool where C.Element == UInt8 {
         labels.contains { $0.elementsEqual(name) }
     }
 
