@@ -1,5 +1,9 @@
 /// A growable byte buffer that hands full chunks to a sink, so output of any size streams through
 /// a fixed amount of memory. Formatting writes digits directly; there is no `String` on this path.
+///
+/// A kernel's table assembly is hundreds of megabytes; ``AssemblyWriter/write(_:to:bin:binName:)``
+/// streams it through one of these rather than building it in memory. Bytes reach the sink only
+/// on ``flush()`` or when the buffer is full, so flush before reading what the sink received.
 public final class ByteOutput {
     @usableFromInline var buffer: UnsafeMutablePointer<UInt8>
     @usableFromInline var used = 0
@@ -10,7 +14,13 @@ public final class ByteOutput {
     /// Bytes written so far, flushed or not (what `ftell` says of a stream).
     public var position: Int { flushedCount + used }
 
-    /// `sink` receives the bytes in order, in chunks of up to `chunkSize` bytes.
+    /// Makes an empty buffer in front of a sink.
+    ///
+    /// - Parameters:
+    ///   - chunkSize: The most bytes held before they go to the sink (at least 4096).
+    ///   - sink: Receives the bytes in order, in chunks of up to `chunkSize` bytes; the chunk is
+    ///     valid only during the call. An error it throws comes out of the write or flush that
+    ///     handed it the chunk.
     public init(chunkSize: Int = 1 << 20, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) {
         capacity = max(chunkSize, 4096)
         buffer = .allocate(capacity: capacity)
@@ -19,7 +29,11 @@ public final class ByteOutput {
 
     deinit { buffer.deallocate() }
 
-    /// Collects everything written into one array.
+    /// Collects everything written into one array: for output small enough to hold in memory.
+    ///
+    /// - Parameter body: Writes into the buffer it is given.
+    /// - Returns: Every byte `body` wrote, in order.
+    /// - Throws: Rethrows what `body` throws.
     public static func collecting(_ body: (ByteOutput) throws -> Void) rethrows -> [UInt8] {
         var result: [UInt8] = []
         let out = ByteOutput { result.append(contentsOf: $0) }
@@ -28,6 +42,9 @@ public final class ByteOutput {
         return result
     }
 
+    /// Hands the bytes held so far to the sink: call it when the output is complete.
+    ///
+    /// - Throws: What the sink throws.
     public func flush() throws {
         if used > 0 {
             let chunk = UnsafeRawBufferPointer(start: buffer, count: used)
@@ -49,7 +66,10 @@ public final class ByteOutput {
         used += 1
     }
 
-    /// Appends bytes of any length.
+    /// Appends bytes of any length, flushing as the buffer fills.
+    ///
+    /// - Parameter bytes: The bytes to append.
+    /// - Throws: What the sink throws when a full chunk is handed to it.
     public func write(_ bytes: UnsafeBufferPointer<UInt8>) throws {
         var p = 0
         while p < bytes.count {
@@ -61,12 +81,24 @@ public final class ByteOutput {
         }
     }
 
+    /// Appends the bytes of an array, flushing as the buffer fills.
+    ///
+    /// - Parameter bytes: The bytes to append.
+    /// - Throws: What the sink throws when a full chunk is handed to it.
     public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBufferPointer { try write($0) } }
 
+    /// Appends the UTF-8 of a literal without making a `String` of it.
+    ///
+    /// - Parameter s: The text to append.
+    /// - Throws: What the sink throws when a full chunk is handed to it.
     public func write(_ s: StaticString) throws {
         try write(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
+    /// Appends the UTF-8 of a string.
+    ///
+    /// - Parameter s: The text to append.
+    /// - Throws: What the sink throws when a full chunk is handed to it.
     public func write(_ s: String) throws {
         var s = s
         try s.withUTF8 { try write($0) }

@@ -6,9 +6,21 @@ import Dispatch
 /// Builds a kallsyms table from a symbol map, as `scripts/kallsyms` of the chosen version does:
 /// read → shrink → absolute per-cpu → sort → relative base → compress → offsets → name order.
 public enum KallsymsGenerator {
-    /// Generates the table for the map text `mapBytes` (`nm -n` / System.map format).
-    /// `warnings` receives the non-fatal messages the reference prints to stderr (over-long
-    /// names, 6.1's "Read error or end of file."), byte for byte.
+    /// Generates the table for a symbol map, as `scripts/kallsyms` of `options.format` does with
+    /// the same map.
+    ///
+    /// - Parameters:
+    ///   - mapBytes: The map's text (`nm -n` output filtered by mksysmap, or a System.map).
+    ///   - file: The map's name in error messages.
+    ///   - options: The kernel version and its flags.
+    ///   - warnings: Receives the non-fatal messages the kernel's tool prints to stderr (over-long
+    ///     names, 6.1's "Read error or end of file."), byte for byte, as they occur.
+    /// - Returns: The table: its arrays and the symbols they hold, in address order.
+    /// - Throws: ``KallsymsError`` naming `file`: `.lineFormat` with the line of a malformed
+    ///   map line (6.2 and later; 6.1 skips such lines, as its `fscanf` does), `.outOfRange` when
+    ///   an address does not fit the table's encoding, `.noValidSymbol` when 6.1 is left with no
+    ///   symbol, `.malformed` when a compressed name is too long for its length prefix (the
+    ///   kernel's "unexpected huge symbol length"). Nothing is returned in part.
     public static func generate(
         mapBytes: [UInt8], file: String = "<map>", options: GeneratorOptions,
         warnings: (([UInt8]) -> Void)? = nil
@@ -33,7 +45,19 @@ public enum KallsymsGenerator {
     }
 
     /// Generates the table from symbols already read (for example from an ELF symbol table):
-    /// each entry is treated as one map line, in order.
+    /// each entry is treated as one map line, in order. No map text is made or parsed, which is
+    /// what the link driver does on every pass.
+    ///
+    /// - Parameters:
+    ///   - symbols: The symbols in map order (``NMListing`` filtered by ``SymbolFilter``, or
+    ///     ``ELFSysmap`` for 7.3).
+    ///   - options: The kernel version and its flags.
+    ///   - warnings: Receives the non-fatal messages the kernel's tool prints to stderr, byte for
+    ///     byte.
+    /// - Returns: The table: its arrays and the symbols they hold, in address order.
+    /// - Throws: ``KallsymsError``: `.outOfRange` when an address does not fit the table's
+    ///   encoding, `.noValidSymbol` when 6.1 is left with no symbol, `.malformed` when a
+    ///   compressed name is too long for its length prefix.
     public static func generate(
         symbols: SymbolList, options: GeneratorOptions, warnings: (([UInt8]) -> Void)? = nil
     ) throws -> KallsymsTable {
