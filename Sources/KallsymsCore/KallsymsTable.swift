@@ -126,7 +126,7 @@ public struct GeneratorOptions: Sendable, Equatable {
     ///   - absolutePercpu: `--absolute-percpu` (6.1 and 6.12).
     ///   - baseRelative: `--base-relative` (6.1).
     ///   - ltoClang: `--lto-clang` (6.1).
-    ///   - pcRelative: `--pc-relative` (7.0 and 7.3).
+    ///   - pcRelative: `--pc-relative` (7.0 and later).
     public init(
         format: KallsymsFormat = .linux612, allSymbols: Bool = false, absolutePercpu: Bool = false,
         baseRelative: Bool = false, ltoClang: Bool = false, pcRelative: Bool = false
