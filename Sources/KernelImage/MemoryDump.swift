@@ -81,9 +81,12 @@ public struct MemoryLocation: Sendable, Equatable, Codable {
     public var tableFileOffset: Int
     /// Run-time virtual address of the table, when the core's `p_vaddr` says.
     public var tableVirtual: UInt64?
-    /// `_text` as the table gives it: the run-time address.
+    /// The symbol the slide is measured at: `_text`, or `_stext` in tables without `_text`
+    /// (arm64 without CONFIG_KALLSYMS_ALL).
+    public var textSymbol: String
+    /// `textSymbol` as the table gives it: the run-time address.
     public var runtimeText: UInt64?
-    /// The link-time `_text` the slide was computed against.
+    /// The link-time address of `textSymbol` the slide was computed against.
     public var linkText: UInt64?
     /// Run-time minus link-time `_text`; nil when nothing says what the link-time address was.
     public var slide: Int64?
@@ -91,7 +94,8 @@ public struct MemoryLocation: Sendable, Equatable, Codable {
     public var slideSource: String
 
     enum CodingKeys: String, CodingKey {
-        case container, tablePhysical, tableSize, tableFileOffset, tableVirtual, runtimeText, linkText, slide, slideSource
+        case container, tablePhysical, tableSize, tableFileOffset, tableVirtual, textSymbol, runtimeText, linkText, slide
+        case slideSource
     }
 
     /// Writes every key; addresses and the slide as hex strings (the slide with a sign).
@@ -105,6 +109,7 @@ public struct MemoryLocation: Sendable, Equatable, Codable {
         try c.encode(tableSize, forKey: .tableSize)
         try c.encode(tableFileOffset, forKey: .tableFileOffset)
         try c.encode(hex(tableVirtual), forKey: .tableVirtual)
+        try c.encode(textSymbol, forKey: .textSymbol)
         try c.encode(hex(runtimeText), forKey: .runtimeText)
         try c.encode(hex(linkText), forKey: .linkText)
         try c.encode(slide.map { ($0 < 0 ? "-0x" : "0x") + String($0.magnitude, radix: 16) }, forKey: .slide)
@@ -129,6 +134,7 @@ public struct MemoryLocation: Sendable, Equatable, Codable {
         tableSize = try c.decode(Int.self, forKey: .tableSize)
         tableFileOffset = try c.decode(Int.self, forKey: .tableFileOffset)
         tableVirtual = try hex(.tableVirtual)
+        textSymbol = try c.decode(String.self, forKey: .textSymbol)
         runtimeText = try hex(.runtimeText)
         linkText = try hex(.linkText)
         slide = try hex(.slide).map { Int64(bitPattern: $0) }
@@ -137,13 +143,14 @@ public struct MemoryLocation: Sendable, Equatable, Codable {
 
     init(
         container: MemoryDump.Kind, tablePhysical: UInt64, tableSize: Int, tableFileOffset: Int, tableVirtual: UInt64?,
-        runtimeText: UInt64?, linkText: UInt64?, slide: Int64?, slideSource: String
+        textSymbol: String, runtimeText: UInt64?, linkText: UInt64?, slide: Int64?, slideSource: String
     ) {
         self.container = container
         self.tablePhysical = tablePhysical
         self.tableSize = tableSize
         self.tableFileOffset = tableFileOffset
         self.tableVirtual = tableVirtual
+        self.textSymbol = textSymbol
         self.runtimeText = runtimeText
         self.linkText = linkText
         self.slide = slide
@@ -323,9 +330,9 @@ extension MemoryDump {
             "dump:          \(m.container.rawValue): addresses below are run-time ones (KASLR applied); table offsets are in the dump file",
             "table at:      physical \(hex(m.tablePhysical))-\(hex(m.tablePhysical &+ UInt64(m.tableSize))) "
                 + "(file offset \(hex(UInt64(m.tableFileOffset))))" + (m.tableVirtual.map { ", p_vaddr \(hex($0))" } ?? ""),
-            "run-time _text: " + (m.runtimeText.map { hex($0) } ?? "unknown (no _text in the table)"),
+            "run-time \(m.textSymbol): " + (m.runtimeText.map { hex($0) } ?? "unknown (neither _text nor _stext is in the table)"),
         ]
-        if let link = m.linkText { lines.append("link _text:    \(hex(link))") }
+        if let link = m.linkText { lines.append("link \(m.textSymbol):    \(hex(link))") }
         let slide = m.slide.map { ($0 < 0 ? "-0x" : "0x") + String($0.magnitude, radix: 16) } ?? "unknown"
         lines.append("slide:         \(slide) (\(m.slideSource))")
         return lines
@@ -376,29 +383,35 @@ extension MemoryDump {
         image.kernelSize = range.size
         // Offsets in the dump file: what a hex editor or `dd` needs.
         image.layout.offsets = located.layout.offsets.mapValues { $0 + range.offset }
-        let runtime = located.table.address(of: "_text")
-        let (link, slide, source) = try Self.slide(runtime: runtime, architecture: image.architecture, info: vmcoreinfo, linkMap: linkMap)
+        let symbol = ["_text", "_stext"].first { located.table.address(of: $0) != nil } ?? "_text"
+        let runtime = located.table.address(of: symbol)
+        let (link, slide, source) = try Self.slide(
+            symbol, runtime: runtime, architecture: image.architecture, info: vmcoreinfo, linkMap: linkMap)
         image.memory = MemoryLocation(
             container: kind, tablePhysical: range.physical &+ UInt64(first), tableSize: last - first,
-            tableFileOffset: range.offset + first, tableVirtual: range.virtual.map { $0 &+ UInt64(first) }, runtimeText: runtime,
+            tableFileOffset: range.offset + first, tableVirtual: range.virtual.map { $0 &+ UInt64(first) }, textSymbol: symbol,
+            runtimeText: runtime,
             linkText: link, slide: slide, slideSource: source)
         return image
     }
 
-    /// The link-time `_text` and the slide: from `--sysmap` (a System.map or an image of the same
-    /// build), else VMCOREINFO's KERNELOFFSET (the kernel's own `kaslr_offset()`), else the
-    /// architecture's fixed link address of `_text` (x86_64: `__START_KERNEL_map` +
-    /// CONFIG_PHYSICAL_START, 0xffffffff81000000 by default; i386: 0xc1000000), accepted only
-    /// when the slide it gives is a non-negative multiple of 2 MiB (KASLR's granularity there).
-    static func slide(runtime: UInt64?, architecture: Architecture?, info: [String: String]?, linkMap: String?) throws
-        -> (UInt64?, Int64?, String)
+    /// The link-time address of `symbol` (`_text` or `_stext`) and the slide: from `--sysmap` (a
+    /// System.map or an image of the same build), else VMCOREINFO's KERNELOFFSET (the kernel's
+    /// own `kaslr_offset()`), else the architecture's fixed link address of `_text` (x86_64:
+    /// `__START_KERNEL_map` + CONFIG_PHYSICAL_START, 0xffffffff81000000 by default; i386:
+    /// 0xc1000000), accepted only when the slide it gives is a non-negative multiple of 2 MiB
+    /// (KASLR's granularity there).
+    static func slide(_ symbol: String, runtime: UInt64?, architecture: Architecture?, info: [String: String]?, linkMap: String?)
+        throws -> (UInt64?, Int64?, String)
     {
         let offset = info?["KERNELOFFSET"].flatMap { UInt64($0, radix: 16) }
-        guard let runtime else { return (nil, offset.map { Int64(bitPattern: $0) }, offset == nil ? "unknown (no _text in the table)" : "VMCOREINFO KERNELOFFSET") }
+        guard let runtime else {
+            return (nil, offset.map { Int64(bitPattern: $0) }, offset == nil ? "unknown (no _text in the table)" : "VMCOREINFO KERNELOFFSET")
+        }
         if let linkMap {
-            let link = try linkText(linkMap)
+            let link = try linkAddress(of: symbol, in: linkMap)
             let slide = Int64(bitPattern: runtime &- link)
-            var source = "run-time _text minus _text of \(linkMap)"
+            var source = "run-time \(symbol) minus \(symbol) of \(linkMap)"
             if let offset, offset != UInt64(bitPattern: slide) {
                 source += " (VMCOREINFO KERNELOFFSET says \(hex(offset)): another build?)"
             }
@@ -411,18 +424,20 @@ extension MemoryDump {
             .x86_64: (0xFFFF_FFFF_8100_0000, "x86_64 link layout: __START_KERNEL_map + CONFIG_PHYSICAL_START 0x1000000"),
             .i386: (0xC100_0000, "i386 link layout: PAGE_OFFSET + CONFIG_PHYSICAL_START 0x1000000"),
         ]
-        if let arch = architecture, let (link, name) = layouts[arch], runtime >= link, (runtime - link) % (2 << 20) == 0 {
+        if symbol == "_text", let arch = architecture, let (link, name) = layouts[arch], runtime >= link,
+            (runtime - link) % (2 << 20) == 0
+        {
             return (link, Int64(bitPattern: runtime - link), "\(name) (assumed; give --sysmap for other configurations)")
         }
         return (nil, nil, "unknown: give --sysmap with the System.map or vmlinux of the same build")
     }
 
-    /// `_text` of a System.map (the `T _text` line) or of a kernel image's table.
-    static func linkText(_ path: String) throws -> UInt64 {
+    /// The address of `symbol` in a System.map or in a kernel image's table.
+    static func linkAddress(of symbol: String, in path: String) throws -> UInt64 {
         let bytes = try FileIO.read(path)
         if bytes.starts(with: [0x7F, 0x45, 0x4C, 0x46]) || bytes.contains(0) {
-            guard let t = try KernelImage.read(path: path).table.address(of: "_text") else {
-                throw KallsymsError(.malformed, "--sysmap: the image's table has no _text", file: path)
+            guard let t = try KernelImage.read(path: path).table.address(of: symbol) else {
+                throw KallsymsError(.malformed, "--sysmap: the image's table has no \(symbol)", file: path)
             }
             return t
         }
@@ -430,13 +445,13 @@ extension MemoryDump {
         for text in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
             line += 1
             let fields = text.split(separator: 0x20)
-            guard fields.count == 3, fields[2].elementsEqual("_text".utf8) else { continue }
+            guard fields.count == 3, fields[2].elementsEqual(symbol.utf8) else { continue }
             guard let v = UInt64(String(decoding: fields[0], as: UTF8.self), radix: 16) else {
-                throw KallsymsError(.lineFormat, "--sysmap: '_text' has no hex address", file: path, line: line)
+                throw KallsymsError(.lineFormat, "--sysmap: '\(symbol)' has no hex address", file: path, line: line)
             }
             return v
         }
-        throw KallsymsError(.malformed, "--sysmap: no _text line (expected a System.map or a kernel image)", file: path)
+        throw KallsymsError(.malformed, "--sysmap: no \(symbol) line (expected a System.map or a kernel image)", file: path)
     }
 }
 
