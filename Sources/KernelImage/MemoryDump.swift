@@ -52,6 +52,7 @@ public struct MemoryDump: Sendable {
     /// raw kernels (what headerless files otherwise are) are smaller.
     public static let rawFrom = 64 << 20
 
+    /// vmcore or raw memory.
     public var kind: Kind
     /// File-backed physical ranges in file order: PT_LOADs merged where both the file and the
     /// physical addresses continue, or the whole raw image.
@@ -92,7 +93,10 @@ public struct MemoryLocation: Sendable, Equatable, Codable {
     public var slide: Int64?
     /// Where the slide came from (VMCOREINFO, `--sysmap`, the architecture's link layout).
     public var slideSource: String
+}
 
+// In an extension, so the memberwise initializer stays.
+extension MemoryLocation {
     enum CodingKeys: String, CodingKey {
         case container, tablePhysical, tableSize, tableFileOffset, tableVirtual, textSymbol, runtimeText, linkText, slide
         case slideSource
@@ -140,22 +144,6 @@ public struct MemoryLocation: Sendable, Equatable, Codable {
         slide = try hex(.slide).map { Int64(bitPattern: $0) }
         slideSource = try c.decode(String.self, forKey: .slideSource)
     }
-
-    init(
-        container: MemoryDump.Kind, tablePhysical: UInt64, tableSize: Int, tableFileOffset: Int, tableVirtual: UInt64?,
-        textSymbol: String, runtimeText: UInt64?, linkText: UInt64?, slide: Int64?, slideSource: String
-    ) {
-        self.container = container
-        self.tablePhysical = tablePhysical
-        self.tableSize = tableSize
-        self.tableFileOffset = tableFileOffset
-        self.tableVirtual = tableVirtual
-        self.textSymbol = textSymbol
-        self.runtimeText = runtimeText
-        self.linkText = linkText
-        self.slide = slide
-        self.slideSource = slideSource
-    }
 }
 
 extension KernelImage {
@@ -170,7 +158,11 @@ extension KernelImage {
     /// - Throws: `KallsymsError` naming the file and, for malformed dumps, the byte offset.
     public static func read(path: String, dump options: MemoryDump.Options) throws -> KernelImage {
         if let image = try MemoryDump.read(path: path, options: options) { return image }
-        if options.rawMemory { throw KallsymsError(.usage, "--memory: \(path) is not a file that can be mapped", file: path) }
+        if options.rawMemory {
+            throw KallsymsError(
+                .usage, "--memory: \(path) cannot be read as raw memory (standard input, an empty or unmappable file, or an ELF that is not a core)",
+                file: path)
+        }
         if options.linkMap != nil {
             throw KallsymsError(.usage, "--sysmap applies to memory dumps (vmcore, raw memory); \(path) is a kernel image", file: path)
         }
