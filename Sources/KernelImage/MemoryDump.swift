@@ -337,21 +337,55 @@ extension MemoryDump {
         var reasons: [String] = []
         for range in ranges {
             let bytes = UnsafeBufferPointer(rebasing: b[range.offset ..< range.offset + range.size])
-            let located: LocatedTable
-            do {
-                located = try TableLocator.locate(in: bytes, hints: hints)
-            } catch let e as KallsymsError {
-                reasons.append("physical \(Self.hex(range.physical))+\(Self.hex(UInt64(range.size))): \(e.message)")
-                continue
+            var tried: [Swift.Range<Int>] = []
+            for start in Self.tokenTables(bytes) where !tried.contains(where: { $0.contains(start) }) {
+                // The arrays lie within a few MB of the token table: the structural scan runs on a
+                // window around it (page-aligned, so physical alignment is kept), not the dump.
+                let from = max(0, start - Self.window) & ~0xFFF
+                let window = from ..< min(bytes.count, start + Self.window)
+                tried.append(window)
+                let located: LocatedTable
+                do {
+                    located = try TableLocator.locate(in: UnsafeBufferPointer(rebasing: bytes[window]), hints: hints)
+                } catch let e as KallsymsError {
+                    reasons.append("physical \(Self.hex(range.physical &+ UInt64(start))): \(e.message)")
+                    continue
+                }
+                return try describe(located, in: UnsafeBufferPointer(rebasing: bytes[window]), at: window.lowerBound, of: range, linkMap: linkMap)
             }
-            return try describe(located, in: bytes, range: range, linkMap: linkMap)
         }
+        if reasons.isEmpty { reasons.append("no token table: the digits 0-9 as one-character tokens with a matching index") }
         let what = kind == .vmcore ? "in any PT_LOAD of the vmcore" : "in the raw memory image"
         throw KallsymsError(.malformed, "no kallsyms table found \(what) (" + reasons.joined(separator: "; ") + ")")
     }
 
-    func describe(_ located: LocatedTable, in bytes: UnsafeBufferPointer<UInt8>, range: Range, linkMap: String?) throws
-        -> KernelImage
+    /// Bytes either side of a token table that the structural scan is given.
+    static let window = 48 << 20
+
+    /// Where token tables start in `b`, found chunk by chunk; the pages behind each chunk are
+    /// released (MADV_DONTNEED refills them from the file if touched again), so scanning a dump
+    /// of many GB keeps about one chunk of it resident.
+    static func tokenTables(_ b: UnsafeBufferPointer<UInt8>) -> [Int] {
+        let chunk = 64 << 20
+        var starts: [Int] = []
+        var from = 0
+        while from < b.count {
+            let to = min(b.count, from + chunk)
+            // The pattern (20 bytes) may start just before `to`: the search reaches past it.
+            starts += TableLocator.findTokenTables(b, order: nil, searchFrom: from, searchTo: min(b.count, to + 20)).map(\.start)
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let base = Int(bitPattern: b.baseAddress!)
+            let first = (base + from + page - 1) / page * page
+            let last = (base + to) / page * page
+            if last > first { _ = madvise(UnsafeMutableRawPointer(bitPattern: first), last - first, MADV_DONTNEED) }
+            from = to
+        }
+        return Array(Set(starts)).sorted()
+    }
+
+    /// `bytes` is the window the table was found in, starting `at` bytes into `range`.
+    func describe(_ located: LocatedTable, in bytes: UnsafeBufferPointer<UInt8>, at: Int, of range: Range, linkMap: String?)
+        throws -> KernelImage
     {
         var steps: [String]
         switch kind {
@@ -369,12 +403,12 @@ extension MemoryDump {
         steps.append("located by scanning")
         var image = KernelImage.finish(located, bytes: [], steps: steps, arch: architecture, bySymbols: false, addresses: [:])
         let spans = ImageReport.arrays(image).compactMap { _, o, size in o.map { $0 ..< $0 + size } }
-        let first = spans.map(\.lowerBound).min() ?? 0
-        let last = spans.map(\.upperBound).max() ?? first
+        let first = at + (spans.map(\.lowerBound).min() ?? 0)
+        let last = at + (spans.map(\.upperBound).max() ?? 0)
         image.banner = KernelImage.banner(in: bytes)
         image.kernelSize = range.size
         // Offsets in the dump file: what a hex editor or `dd` needs.
-        image.layout.offsets = located.layout.offsets.mapValues { $0 + range.offset }
+        image.layout.offsets = located.layout.offsets.mapValues { $0 + range.offset + at }
         let symbol = ["_text", "_stext"].first { located.table.address(of: $0) != nil } ?? "_text"
         let runtime = located.table.address(of: symbol)
         let (link, slide, source) = try Self.slide(
