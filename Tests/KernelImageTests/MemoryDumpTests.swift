@@ -283,6 +283,25 @@ import Testing
         #expect(first == nil, "first difference at entry \(first ?? -1)")
     }
 
+    /// The search for token tables goes through a dump 64 MiB at a time: a table whose digit
+    /// tokens straddle the border between two chunks is still found.
+    @Test func aTokenTableAcrossAChunkBorderIsFound() throws {
+        let c = LayoutTests.Case(order: .v6_4, kind: .baseRelative, pointerSize: 8, byteOrder: .little)
+        let table = try LayoutTests.sourceTable(c)
+        let bytes = LayoutTests.encode(table, c).bytes
+        var digits: [UInt8] = []
+        for d in UInt8(ascii: "0") ... UInt8(ascii: "9") { digits += [d, 0] }
+        let at = try #require((0 ... bytes.count - digits.count).first { bytes[$0 ..< $0 + digits.count].elementsEqual(digits) })
+        // The pattern starts 10-17 bytes before 64 MiB; the table keeps its 8-byte alignment.
+        let physical = ((64 << 20) - at - 10) & ~7
+        let path = try Self.write([UInt8](repeating: 0, count: physical) + bytes, "chunk-border")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let image = try KernelImage.read(path: path)
+        #expect(image.memory?.container == .rawMemory)
+        let same = image.symbols == table.symbols
+        #expect(same, "decoded symbols differ")
+    }
+
     // MARK: bad input
 
     static func expectError(_ bytes: [UInt8], _ name: String, raw: Bool = false, message: String, offset: Int?) throws {
