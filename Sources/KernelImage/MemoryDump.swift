@@ -276,7 +276,7 @@ extension MemoryDump {
         var merged: [Range] = []
         for l in loads.sorted(by: { $0.offset < $1.offset }) {
             if var last = merged.last, last.offset + last.size == l.offset, last.physical &+ UInt64(last.size) == l.physical,
-                (last.virtual == nil) == (l.virtual == nil)
+                last.virtual.map({ $0 &+ UInt64(last.size) }) == l.virtual
             {
                 last.size += l.size
                 merged[merged.count - 1] = last
