@@ -347,6 +347,37 @@ import Testing
         try Self.expectError(core, "phnum", message: "program headers", offset: 0x20)
     }
 
+    /// Random damage to a core's headers and notes: every read either decodes or throws a
+    /// KallsymsError; none traps.
+    @Test func damagedHeadersAndNotesNeverTrap() throws {
+        let c = LayoutTests.Case(order: .v6_4, kind: .baseRelative, pointerSize: 8, byteOrder: .little)
+        let memory = [UInt8](repeating: 0, count: 0x1000) + LayoutTests.encode(try LayoutTests.sourceTable(c), c).bytes
+        let good = Self.core(
+            machine: 62, memory: memory, pieces: [(0, 0x1000), (0x1000, memory.count)], vmcoreinfo: "KERNELOFFSET=200000\n",
+            directMap: nil)
+        let headers = 64 + 56 * 3 + 2 * (12 + 8 + 336) + 12 + 12 + 20
+        var rng = SplitMix(seed: 2026)
+        var decoded = 0
+        var rejected = 0
+        for round in 0 ..< 300 {
+            var bad = good
+            for _ in 0 ..< 1 + round % 4 {
+                let at = Int(rng.next() % UInt64(headers))
+                bad[at] = round % 3 == 0 ? 0xFF : UInt8(truncatingIfNeeded: rng.next())
+            }
+            let path = try Self.write(bad, "damaged")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            do {
+                _ = try KernelImage.read(path: path)
+                decoded += 1
+            } catch let e as KallsymsError {
+                #expect(e.file == path)
+                rejected += 1
+            }
+        }
+        #expect(decoded + rejected == 300 && rejected > 0 && decoded > 0, "decoded \(decoded), rejected \(rejected)")
+    }
+
     @Test func aCoreOrRawImageWithoutATableSaysWhatWasSearched() throws {
         let core = Self.core(machine: 62, memory: Self.small, pieces: [(0x1000, 0x3000)], vmcoreinfo: nil, directMap: nil)
         try Self.expectError(core, "notable", message: "no kallsyms table found in any PT_LOAD of the vmcore", offset: nil)
