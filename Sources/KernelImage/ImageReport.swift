@@ -129,11 +129,12 @@ public enum ImageReport {
             lines.append("relative base: 0x\(String(base, radix: 16)) (\(k.layout.relativeBaseSource ?? "stored in the image"))")
         }
         if let t = k.table.address(of: "_text") { lines.append("_text:         0x\(String(t, radix: 16))") }
-        if k.segments.isEmpty {
+        if k.segments.isEmpty, k.memory == nil {
             let found = LoadAddress.of(k)
             lines.append(
                 "load address:  " + (found.map { "0x\(String($0.address, radix: 16)) (\($0.source))" } ?? "unknown (give --base)"))
         }
+        if let m = k.memory { lines += MemoryDump.reportLines(m) }
         if let first = k.symbols.addresses.first, let last = k.symbols.addresses.last {
             lines.append("address range: 0x\(String(first, radix: 16)) - 0x\(String(last, radix: 16))")
         }
@@ -196,6 +197,8 @@ public enum ImageReport {
         public var loadAddressSource: String?
         /// The arrays, by file offset.
         public var tables: [Array]
+        /// Where the table lies in a memory dump and the slide (null for kernel images).
+        public var memory: MemoryLocation?
 
         /// Writes every key, absent values as null, so a reader sees the same keys for every
         /// kernel.
@@ -221,6 +224,7 @@ public enum ImageReport {
             try c.encode(loadAddress, forKey: .loadAddress)
             try c.encode(loadAddressSource, forKey: .loadAddressSource)
             try c.encode(tables, forKey: .tables)
+            try c.encode(memory, forKey: .memory)
         }
     }
 
@@ -231,7 +235,7 @@ public enum ImageReport {
         let l = k.layout
         var relativeBase: String?
         if case .offsets(_, let base, _) = k.table.addressEncoding { relativeBase = "0x" + String(base, radix: 16) }
-        let load = k.segments.isEmpty ? LoadAddress.of(k) : nil
+        let load = k.segments.isEmpty && k.memory == nil ? LoadAddress.of(k) : nil
         return Info(
             container: k.steps, architecture: k.architecture?.rawValue, byteOrder: l.byteOrder,
             pointerSize: l.pointerSize, banner: k.banner, buildID: k.buildID, kernelBytes: k.kernelSize,
@@ -239,7 +243,7 @@ public enum ImageReport {
             twoByteLengthsSeen: l.twoByteLengthsSeen, hasSeqsOfNames: l.hasSeqsOfNames,
             locatedBySymbols: k.locatedBySymbols, numSyms: k.table.numSyms, relativeBase: relativeBase,
             loadAddress: load.map { "0x" + String($0.address, radix: 16) }, loadAddressSource: load?.source,
-            tables: arrays(k).map { Info.Array(name: $0.0.label, offset: $0.1, size: $0.2) })
+            tables: arrays(k).map { Info.Array(name: $0.0.label, offset: $0.1, size: $0.2) }, memory: k.memory)
     }
 
     /// What `info --json` prints.

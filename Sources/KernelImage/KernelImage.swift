@@ -32,6 +32,8 @@ public struct KernelImage: Sendable {
     public var elfMachine: ELFMachine?
     /// The GNU build ID from the ELF's notes, when the kernel is an ELF that has one.
     public var buildID: String?
+    /// Where the table lies in a memory dump, and the KASLR slide; nil for kernel images.
+    public var memory: MemoryLocation? = nil
 
     /// The decoded symbols in table order (address order): `table.symbols`.
     public var symbols: SymbolList { table.symbols }
@@ -53,6 +55,7 @@ public struct KernelImage: Sendable {
     ///   found in it (the message lists what each container step found), or a container or
     ///   compressed stream is malformed (with its byte offset).
     public static func read(path: String, limit: Int = defaultLimit) throws -> KernelImage {
+        if let dump = try MemoryDump.read(path: path, options: MemoryDump.Options()) { return dump }
         let bytes = try KernelFile.read(path)
         do {
             return try read(bytes: bytes, limit: limit)
@@ -393,25 +396,25 @@ public struct KernelImage: Sendable {
     }
 
     /// The `Linux version …` string.
-    static func banner(in b: [UInt8]) -> String? {
+    static func banner(in b: [UInt8]) -> String? { b.withUnsafeBufferPointer { banner(in: $0) } }
+
+    static func banner(in buf: UnsafeBufferPointer<UInt8>) -> String? {
         let needle = Array("Linux version ".utf8)
-        return b.withUnsafeBufferPointer { buf -> String? in
-            needle.withUnsafeBytes { n -> String? in
-                var from = 0
-                while from < buf.count {
-                    guard let p = glibcMemmem(buf.baseAddress! + from, buf.count - from, n.baseAddress, n.count) else {
-                        return nil
-                    }
-                    let start = UnsafeRawPointer(p) - UnsafeRawPointer(buf.baseAddress!)
-                    var end = start
-                    while end < buf.count, end - start < 512, buf[end] >= 0x20 || buf[end] == 0x09 { end += 1 }
-                    // The printk format string has "%s"; the real banner has a version number.
-                    let s = String(decoding: buf[start ..< end], as: UTF8.self)
-                    if !s.contains("%"), end - start > needle.count + 2 { return s }
-                    from = start + 1
+        return needle.withUnsafeBytes { n -> String? in
+            var from = 0
+            while from < buf.count {
+                guard let p = glibcMemmem(buf.baseAddress! + from, buf.count - from, n.baseAddress, n.count) else {
+                    return nil
                 }
-                return nil
+                let start = UnsafeRawPointer(p) - UnsafeRawPointer(buf.baseAddress!)
+                var end = start
+                while end < buf.count, end - start < 512, buf[end] >= 0x20 || buf[end] == 0x09 { end += 1 }
+                // The printk format string has "%s"; the real banner has a version number.
+                let s = String(decoding: buf[start ..< end], as: UTF8.self)
+                if !s.contains("%"), end - start > needle.count + 2 { return s }
+                from = start + 1
             }
+            return nil
         }
     }
 
