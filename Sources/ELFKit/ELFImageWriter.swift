@@ -1,11 +1,23 @@
 /// Writes an executable ELF (ET_EXEC) that carries memory regions and a symbol table — what a
 /// recovered kernel needs so that `nm`, `objdump -d` and gdb can use its symbols.
 public struct ELFImageWriter {
+    /// Bytes loaded at an address: one `PT_LOAD` segment and one `SHT_PROGBITS` section.
     public struct Region {
+        /// The section's name (`.text`, `.kernel`, …).
         public var name: String
+        /// The load address of the first byte.
         public var address: UInt64
+        /// The contents.
         public var bytes: [UInt8]
+        /// Executable and read-only (code), or writable (data).
         public var executable: Bool
+        /// A region with every field given.
+        /// - Parameters:
+        ///   - name: The section's name.
+        ///   - address: The load address of the first byte.
+        ///   - bytes: The contents.
+        ///   - executable: True for code (`PF_R|PF_X`, `SHF_EXECINSTR`), false for data
+        ///     (`PF_R|PF_W`, `SHF_WRITE`).
         public init(name: String, address: UInt64, bytes: [UInt8], executable: Bool) {
             self.name = name
             self.address = address
@@ -14,14 +26,29 @@ public struct ELFImageWriter {
         }
     }
 
+    /// An entry of the `.symtab` written.
     public struct Symbol {
+        /// The name's bytes, written as they are (kernel symbol names need not be UTF-8).
         public var name: [UInt8]
+        /// The symbol's address.
         public var value: UInt64
+        /// The size of the object or function; 0 when unknown.
         public var size: UInt64
+        /// Local or global (locals are written first, as ELF requires).
         public var binding: SymbolBinding
+        /// Function, object, …
         public var type: SymbolType
         /// Index into `regions`, or nil for an absolute symbol.
         public var region: Int?
+        /// A symbol with every field given.
+        /// - Parameters:
+        ///   - name: The name's bytes.
+        ///   - value: The address.
+        ///   - size: The size, 0 when unknown.
+        ///   - binding: Local, global or weak.
+        ///   - type: Function, object, …
+        ///   - region: Index into ``ELFImageWriter/regions`` of the region defining it; nil for
+        ///     an absolute symbol (`SHN_ABS`).
         public init(name: [UInt8], value: UInt64, size: UInt64, binding: SymbolBinding, type: SymbolType, region: Int?) {
             self.name = name
             self.value = value
@@ -32,14 +59,26 @@ public struct ELFImageWriter {
         }
     }
 
+    /// ELFCLASS64 (true) or ELFCLASS32.
     public var is64: Bool
+    /// The byte order of every field.
     public var byteOrder: ByteOrder
+    /// `e_machine`, so that disassemblers pick the right instruction set.
     public var machine: ELFMachine
+    /// `e_flags` (the Arm EABI version, MIPS ABI bits, …); 0 by default.
     public var flags: UInt32 = 0
+    /// `e_entry`; 0 by default.
     public var entry: UInt64 = 0
+    /// The memory regions, in the order their segments and sections are written.
     public var regions: [Region] = []
+    /// The symbols, in any order.
     public var symbols: [Symbol] = []
 
+    /// A writer with no regions and no symbols yet.
+    /// - Parameters:
+    ///   - is64: True for an ELFCLASS64 file.
+    ///   - byteOrder: The byte order of every field.
+    ///   - machine: The `e_machine` to write.
     public init(is64: Bool, byteOrder: ByteOrder, machine: ELFMachine) {
         self.is64 = is64
         self.byteOrder = byteOrder
@@ -85,8 +124,10 @@ public struct ELFImageWriter {
         return (w.bytes, strings, firstGlobal)
     }
 
-    /// Layout: header, program headers, region bytes, then .symtab, .strtab, .shstrtab and the
-    /// section headers.
+    /// The file's bytes. Layout: header, program headers, region bytes (each at a file offset
+    /// congruent with its address modulo 4 KiB, so the file can be mapped), then .symtab, .strtab,
+    /// .shstrtab and the section headers.
+    /// - Returns: The whole ELF file.
     public func write() -> [UInt8] {
         let e = ELFEncoder(is64: is64, order: byteOrder)
         let (offsets, regionsEnd) = regionOffsets(from: e.headerSize + e.programHeaderSize * regions.count)

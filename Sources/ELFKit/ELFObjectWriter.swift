@@ -1,12 +1,25 @@
 /// Writes a relocatable object (ET_REL) with data sections, symbols and relocations: what an
 /// assembler makes of a data-only source. Kept apart from reading, as in Rust's `object`.
 public struct ELFObjectWriter {
+    /// A section of the object: its header and contents.
     public struct Section {
+        /// The section's name (`.rodata`, …).
         public var name: String
+        /// `SHT_PROGBITS` for data; `SHT_NOBITS` writes no bytes.
         public var type: SectionType
+        /// `sh_flags`.
         public var flags: SectionFlags
+        /// `sh_addralign`: the section starts at a multiple of it in the file too.
         public var alignment: UInt64
+        /// The contents (for `SHT_NOBITS`, only its count matters).
         public var data: [UInt8]
+        /// A section with every field given.
+        /// - Parameters:
+        ///   - name: The section's name.
+        ///   - type: The section type; `SHT_PROGBITS` unless given.
+        ///   - flags: `sh_flags`.
+        ///   - alignment: `sh_addralign`.
+        ///   - data: The contents.
         public init(name: String, type: SectionType = .progbits, flags: SectionFlags, alignment: UInt64, data: [UInt8]) {
             self.name = name
             self.type = type
@@ -16,14 +29,28 @@ public struct ELFObjectWriter {
         }
     }
 
+    /// A symbol the object defines or references.
     public struct Symbol {
+        /// The symbol's name.
         public var name: String
         /// Index into `sections`, or nil for an undefined symbol.
         public var section: Int?
+        /// The offset in its section.
         public var value: UInt64
+        /// `st_size`.
         public var size: UInt64
+        /// Local, global or weak (locals are written first, as ELF requires).
         public var binding: SymbolBinding
+        /// `STT_OBJECT`, `STT_NOTYPE`, …
         public var type: SymbolType
+        /// A symbol; by default a global without type or size.
+        /// - Parameters:
+        ///   - name: The symbol's name.
+        ///   - section: Index into ``ELFObjectWriter/sections`` of its section; nil: undefined.
+        ///   - value: The offset in its section.
+        ///   - size: `st_size`; 0 unless given.
+        ///   - binding: `STB_GLOBAL` unless given.
+        ///   - type: `STT_NOTYPE` unless given.
         public init(
             name: String, section: Int?, value: UInt64, size: UInt64 = 0, binding: SymbolBinding = .global,
             type: SymbolType = .notype
@@ -37,14 +64,26 @@ public struct ELFObjectWriter {
         }
     }
 
+    /// A place in a section that the linker fills in with a symbol's value.
     public struct Relocation {
         /// Index into `sections` of the section patched.
         public var section: Int
+        /// The offset of the patched word in that section.
         public var offset: UInt64
         /// Index into `symbols`.
         public var symbol: Int
+        /// The machine's relocation type.
         public var type: RelocationType
+        /// Added to the symbol's value; written in the entry when ``ELFObjectWriter/usesRela``,
+        /// else the caller has already stored it in the section bytes.
         public var addend: Int64
+        /// A relocation with every field given.
+        /// - Parameters:
+        ///   - section: Index into ``ELFObjectWriter/sections`` of the section patched.
+        ///   - offset: The offset of the patched word in that section.
+        ///   - symbol: Index into ``ELFObjectWriter/symbols``.
+        ///   - type: The machine's relocation type.
+        ///   - addend: Added to the symbol's value.
         public init(section: Int, offset: UInt64, symbol: Int, type: RelocationType, addend: Int64) {
             self.section = section
             self.offset = offset
@@ -54,16 +93,31 @@ public struct ELFObjectWriter {
         }
     }
 
+    /// ELFCLASS64 (true) or ELFCLASS32.
     public var is64: Bool
+    /// The byte order of every field.
     public var byteOrder: ByteOrder
+    /// `e_machine`.
     public var machine: ELFMachine
+    /// `e_flags`: what the target's assembler writes (a linker refuses to mix some ABIs).
     public var flags: UInt32
     /// RELA (addend in the entry) or REL (addend already in the section bytes).
     public var usesRela: Bool
+    /// The sections, numbered from 1 in the file (0 is the null section).
     public var sections: [Section] = []
+    /// The symbols, in any order.
     public var symbols: [Symbol] = []
+    /// The relocations; each section's go to its own `.rela`/`.rel` section.
     public var relocations: [Relocation] = []
 
+    /// A writer with no sections, symbols or relocations yet.
+    /// - Parameters:
+    ///   - is64: True for an ELFCLASS64 object.
+    ///   - byteOrder: The byte order of every field.
+    ///   - machine: The `e_machine` to write.
+    ///   - flags: The `e_flags` to write.
+    ///   - usesRela: True for `SHT_RELA` relocation sections, false for `SHT_REL`: each
+    ///     architecture's assembler uses one.
     public init(is64: Bool, byteOrder: ByteOrder, machine: ELFMachine, flags: UInt32, usesRela: Bool) {
         self.is64 = is64
         self.byteOrder = byteOrder
@@ -123,6 +177,7 @@ public struct ELFObjectWriter {
 
     /// The object file's bytes. Layout: header, section contents (each aligned), relocation
     /// sections, .symtab, .strtab, .shstrtab, section header table.
+    /// - Returns: The whole object file.
     public func write() -> [UInt8] {
         let e = encoder
         let relocated = sections.indices.filter { s in relocations.contains { $0.section == s } }

@@ -24,12 +24,18 @@ public enum AssemblyWriter {
     }
 
     /// The arrays whose label gets `.size LABEL, . - LABEL` in `format`'s `.S` (7.3).
-    public static func sizedArrays(_ format: KallsymsFormat) -> Set<KallsymsArray> {
+    package static func sizedArrays(_ format: KallsymsFormat) -> Set<KallsymsArray> {
         Dialect(format).sizes ? [.names, .markers, .tokenTable, .offsets] : []
     }
 
-    /// The whole `.S` in memory (tests, small tables). For 7.3, `bin` receives the `.bin` and
-    /// `binName` is the name the `.incbin` lines use.
+    /// The whole `.S` in memory, with 7.3's `.bin` beside it (for small tables; a kernel's
+    /// streams better through ``write(_:to:bin:binName:)``).
+    ///
+    /// - Parameters:
+    ///   - table: The table to print.
+    ///   - binName: The file name the `.incbin` lines of 7.3's `.S` give the `.bin`.
+    ///   - bin: Set to the `.bin`'s bytes (empty before 7.3, which writes none).
+    /// - Returns: The bytes of the `.S`, as the kernel's `scripts/kallsyms` prints them.
     public static func write(_ table: KallsymsTable, binName: String = "kallsyms.bin", bin: inout [UInt8]) -> [UInt8] {
         var binBytes: [UInt8] = []
         let binOut = ByteOutput { binBytes.append(contentsOf: $0) }
@@ -38,14 +44,25 @@ public enum AssemblyWriter {
         return s
     }
 
-    /// The whole `.S` in memory, for the formats that write no `.bin`.
+    /// The whole `.S` in memory, for the formats that write no `.bin` (before 7.3).
+    ///
+    /// - Parameter table: The table to print.
+    /// - Returns: The bytes of the `.S`, as the kernel's `scripts/kallsyms` prints them.
     public static func write(_ table: KallsymsTable) -> [UInt8] {
         var bin: [UInt8] = []
         return write(table, bin: &bin)
     }
 
     /// Streams the `.S` into `out` (and flushes it); for 7.3 the byte arrays into `bin`, named
-    /// `binName` in the `.S`.
+    /// `binName` in the `.S`. A kernel's table is written in one pass through a fixed buffer.
+    ///
+    /// - Parameters:
+    ///   - table: The table to print.
+    ///   - out: Receives the `.S`.
+    ///   - bin: Receives 7.3's `.bin` (`kallsyms_names`, the token table and
+    ///     `kallsyms_seqs_of_names`); required for a 7.3 table, ignored before.
+    ///   - binName: The file name the `.incbin` lines give the `.bin`.
+    /// - Throws: What the outputs' sinks throw.
     public static func write(_ table: KallsymsTable, to out: ByteOutput, bin: ByteOutput? = nil, binName: String = "") throws {
         let dialect = Dialect(table.format)
         precondition(!dialect.binaryArrays || bin != nil, "7.3 tables need a .bin output")

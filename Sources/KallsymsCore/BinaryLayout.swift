@@ -1,13 +1,14 @@
 import ELFKit
 
 extension Architecture {
-    /// The targets `gen --emit object|raw` and the link driver write table objects for: those
-    /// whose assembler output the object-equivalence tests pin.
+    /// The targets ``ObjectEmitter`` and ``BinaryLayout`` write tables for (`gen --emit
+    /// object|raw`, the link driver): those whose assembler output the object-equivalence tests
+    /// pin.
     public static let tableObjectTargets: [Architecture] = [.x86_64, .aarch64, .ppc64le, .riscv64, .i386, .arm]
 
     /// e_flags as each target's GNU assembler (Debian 12 binutils, Linux triples) sets them for a
     /// data-only source such as the table's `.S`.
-    public var assemblerELFFlags: UInt32 {
+    package var assemblerELFFlags: UInt32 {
         switch self {
         case .riscv64: 0x4  // double-float ABI
         case .arm: 0x0500_0000  // EABI version 5
@@ -16,10 +17,10 @@ extension Architecture {
     }
 
     /// 64-bit targets use RELA (addend in the entry); 32-bit ones REL (addend in the data).
-    public var usesRela: Bool { pointerSize == 8 }
+    package var usesRela: Bool { pointerSize == 8 }
 
     /// The relocation for a pointer-sized absolute address (`PTR _text + d`).
-    public var pointerRelocation: RelocationType? {
+    package var pointerRelocation: RelocationType? {
         switch self {
         case .x86_64: RelocationType.X86_64.r64
         case .aarch64: RelocationType.AArch64.abs64
@@ -34,7 +35,7 @@ extension Architecture {
     /// How the assembler relocates a 32-bit place-relative value (`.long _text - . + (N)`): one
     /// PC-relative relocation, or (RISC-V, where GNU as has no single one for data) `_text + N`
     /// added and a local label at the place subtracted.
-    public var placeRelocation: PlaceRelocation? {
+    package var placeRelocation: PlaceRelocation? {
         switch self {
         case .x86_64: .single(RelocationType.X86_64.pc32)
         case .aarch64: .single(RelocationType.AArch64.prel32)
@@ -46,7 +47,7 @@ extension Architecture {
         }
     }
 
-    public enum PlaceRelocation: Sendable, Equatable {
+    package enum PlaceRelocation: Sendable, Equatable {
         case single(RelocationType)
         case pair(add: RelocationType, subtract: RelocationType)
     }
@@ -55,44 +56,67 @@ extension Architecture {
 /// The `.rodata` contents the assembler makes of a table's `.S` for one target: the bytes, the
 /// label offsets and the places that need `_text` at link time. The arrays come in the order and
 /// with the alignment of the table's `TableFormat`.
+///
+/// The link driver links these bytes (as an object from ``ObjectEmitter``) instead of assembling
+/// the `.S`; ``RawEmitter`` describes them for loaders that place a table themselves.
 public struct BinaryLayout: Sendable, Equatable {
+    /// Where one array lies in ``BinaryLayout/bytes``.
     public struct Label: Sendable, Equatable {
+        /// The array.
         public var array: KallsymsArray
+        /// The offset of the array's label from the start of the section.
         public var offset: Int
         /// To the end of the array's room (its data plus any reserved padding).
         public var size: Int
         /// The data alone: what `.size LABEL, . - LABEL` states in 7.3's `.S`.
         public var dataSize: Int
+        /// The label's name (`kallsyms_names`).
         public var name: String { array.label }
     }
 
+    /// A place in ``BinaryLayout/bytes`` that holds an address relative to `_text`, to be
+    /// resolved when the table is linked.
     public struct Relocation: Sendable, Equatable {
+        /// How the place is resolved.
         public enum Kind: Sendable, Equatable {
             /// A pointer-sized `_text + addend`.
             case pointer
             /// A 32-bit `_text + addend - place`.
             case placeRelative32
         }
+        /// The place's offset from the start of the section.
         public var offset: Int
         /// What is added to `_text` (for REL targets it is also stored in the bytes).
         public var addend: Int64
+        /// How the place is resolved.
         public var kind: Kind
     }
 
+    /// The target's pointer size in bytes.
     public var pointerSize: Int
+    /// The target's byte order.
     public var byteOrder: ByteOrder
+    /// The table's binary format: the order and alignment the bytes follow.
     public var format: TableFormat
     /// The generator version the table was made for (its `.S` dialect).
     public var generator: KallsymsFormat
+    /// The section's contents, with reserved room as zeros and each relocated place holding
+    /// its addend (REL targets) or zero (RELA targets).
     public var bytes: [UInt8]
+    /// The arrays, in section order.
     public var labels: [Label]
+    /// The places that refer to `_text`, in section order.
     public var relocations: [Relocation]
     /// `.balign` of every label.
     public var alignment: Int { format.labelAlignment.bytes(pointerSize: pointerSize) }
 
+    /// Where an array lies.
+    ///
+    /// - Parameter array: The array.
+    /// - Returns: Its label, or nil when the format has no such array.
     public func label(_ array: KallsymsArray) -> Label? { labels.first { $0.array == array } }
 
-    public init(
+    package init(
         _ table: KallsymsTable, pointerSize: Int, byteOrder: ByteOrder, addendInData: Bool,
         reservation: TableReservation? = nil
     ) {
@@ -180,6 +204,13 @@ public struct BinaryLayout: Sendable, Equatable {
         }
     }
 
+    /// Lays a table out as the target's GNU assembler would assemble its `.S`.
+    ///
+    /// - Parameters:
+    ///   - table: The table.
+    ///   - arch: The target; one of ``ELFKit/Architecture/tableObjectTargets``.
+    ///   - reservation: Room to keep for each array and the section, so that later tables fit
+    ///     the same layout; nil: the table's own size.
     public init(_ table: KallsymsTable, arch: Architecture, reservation: TableReservation? = nil) {
         self.init(
             table, pointerSize: arch.pointerSize, byteOrder: arch.byteOrder, addendInData: !arch.usesRela,
@@ -187,10 +218,10 @@ public struct BinaryLayout: Sendable, Equatable {
     }
 
     /// Labels and section size: what decides where everything after the table lands.
-    public var shape: [Int] { labels.flatMap { [$0.offset, $0.size] } + [bytes.count] }
+    package var shape: [Int] { labels.flatMap { [$0.offset, $0.size] } + [bytes.count] }
 
     /// True when every array fits the reservation and the section its size.
-    public static func fits(_ table: KallsymsTable, arch: Architecture, _ reservation: TableReservation) -> Bool {
+    package static func fits(_ table: KallsymsTable, arch: Architecture, _ reservation: TableReservation) -> Bool {
         let bare = BinaryLayout(table, arch: arch)
         for l in bare.labels {
             if let room = reservation.room[l.array], l.size > room { return false }
@@ -204,7 +235,7 @@ public struct BinaryLayout: Sendable, Equatable {
 
     /// The bytes as they stand in a linked image at `address`: every `_text` relocation
     /// resolved (place-relative ones against their own address).
-    public func resolvedBytes(textAddress: UInt64, at address: UInt64 = 0) -> [UInt8] {
+    package func resolvedBytes(textAddress: UInt64, at address: UInt64 = 0) -> [UInt8] {
         var out = bytes
         for r in relocations {
             let target = textAddress &+ UInt64(bitPattern: r.addend)
@@ -230,22 +261,40 @@ public struct TableReservation: Sendable, Equatable, Codable {
     /// Minimum size of the whole table section.
     public var sectionSize: Int?
 
+    /// A reservation; with no arguments it reserves nothing.
+    ///
+    /// - Parameters:
+    ///   - room: Minimum bytes from each array's label to the next.
+    ///   - sectionSize: Minimum size of the whole table section.
     public init(room: [KallsymsArray: Int] = [:], sectionSize: Int? = nil) {
         self.room = room
         self.sectionSize = sectionSize
     }
 
     /// The arrays whose size follows the symbols; the others have fixed sizes.
-    public static let variableArrays = KallsymsArray.allCases.filter(\.growsWithSymbols)
+    package static let variableArrays = KallsymsArray.allCases.filter(\.growsWithSymbols)
 }
 
-/// `gen --emit object`: the table as an ELF relocatable object, equivalent to assembling the `.S`.
+/// `gen --emit object`: the table as an ELF relocatable object, equivalent to assembling the `.S`,
+/// so a table can be linked where no assembler for the target is installed.
 public enum ObjectEmitter {
+    /// The object the target's assembler makes of the table's `.S`: its `.rodata`, the
+    /// `kallsyms_*` symbols and the relocations against `_text`.
+    ///
+    /// - Parameters:
+    ///   - table: The table.
+    ///   - arch: The target; one of ``ELFKit/Architecture/tableObjectTargets``.
+    /// - Returns: The bytes of the ELF object file.
     public static func object(_ table: KallsymsTable, arch: Architecture) -> [UInt8] {
         object(BinaryLayout(table, arch: arch), arch: arch)
     }
 
     /// The object of a layout made for `arch` (possibly with a reservation).
+    ///
+    /// - Parameters:
+    ///   - layout: The table's layout, made for `arch`.
+    ///   - arch: The target the layout was made for.
+    /// - Returns: The bytes of the ELF object file.
     public static func object(_ layout: BinaryLayout, arch: Architecture) -> [UInt8] {
         var w = ELFObjectWriter(
             is64: arch.pointerSize == 8, byteOrder: arch.byteOrder, machine: arch.machine, flags: arch.assemblerELFFlags,
@@ -291,16 +340,26 @@ public enum RawEmitter {
     /// relocation sites (where `_text` + addend must be stored: pointer-sized, or 32-bit minus the
     /// site's own address for place-relative entries).
     public struct Description: Codable, Equatable, Sendable {
+        /// Where one array lies in the blob.
         public struct Label: Codable, Equatable, Sendable {
+            /// The array's label (`kallsyms_names`).
             public var name: String
+            /// Its offset from the start of the blob.
             public var offset: Int
+            /// Bytes to the next label (data plus any reserved room).
             public var size: Int
         }
+        /// A place the loader must fill with an address.
         public struct Relocation: Codable, Equatable, Sendable {
+            /// The place's offset from the start of the blob.
             public var offset: Int
+            /// The symbol whose address is stored (always `_text`).
             public var symbol: String
+            /// What is added to the symbol's address.
             public var addend: Int64
+            /// Bytes stored: the pointer size, or 4 for a place-relative entry.
             public var size: Int
+            /// True when the place's own address is subtracted (7.0's `--pc-relative`).
             public var pcRelative: Bool
 
             enum CodingKeys: String, CodingKey {
@@ -308,14 +367,24 @@ public enum RawEmitter {
                 case pcRelative = "pc_relative"
             }
         }
+        /// The target's name (`x86_64`), when the blob was made for a named target.
         public var arch: String?
+        /// The target's pointer size in bytes.
         public var pointerSize: Int
+        /// `little` or `big`.
         public var endianness: String
+        /// The alignment every label has, and the blob needs.
         public var alignment: Int
+        /// The blob's size in bytes.
         public var size: Int
+        /// True when each relocated place already holds its addend (REL targets); a loader
+        /// adds to it rather than overwriting it.
         public var addendInData: Bool
+        /// The table format in words (``TableFormat/description``).
         public var format: String
+        /// The arrays, in blob order.
         public var labels: [Label]
+        /// The places to fill, in blob order.
         public var relocations: [Relocation]
 
         enum CodingKeys: String, CodingKey {
@@ -327,6 +396,13 @@ public enum RawEmitter {
         }
     }
 
+    /// Describes a layout for `FILE.layout.json`.
+    ///
+    /// - Parameters:
+    ///   - layout: The table's layout.
+    ///   - arch: The target it was made for, or nil when it was made from a bare pointer size
+    ///     and byte order.
+    /// - Returns: Its labels, relocations and target parameters.
     public static func description(_ layout: BinaryLayout, arch: Architecture?) -> Description {
         Description(
             arch: arch?.rawValue, pointerSize: layout.pointerSize, endianness: layout.byteOrder.rawValue,
@@ -341,6 +417,11 @@ public enum RawEmitter {
     }
 
     /// The description as JSON (keys sorted, so the bytes are deterministic).
+    ///
+    /// - Parameters:
+    ///   - layout: The table's layout.
+    ///   - arch: The target it was made for, or nil.
+    /// - Returns: The text of `FILE.layout.json`.
     public static func layoutDescription(_ layout: BinaryLayout, arch: Architecture?) -> String {
         JSONOutput.string(description(layout, arch: arch))
     }

@@ -1,5 +1,9 @@
 /// A growable byte buffer that hands full chunks to a sink, so output of any size streams through
 /// a fixed amount of memory. Formatting writes digits directly; there is no `String` on this path.
+///
+/// A kernel's table assembly is hundreds of megabytes; ``AssemblyWriter/write(_:to:bin:binName:)``
+/// streams it through one of these rather than building it in memory. Bytes reach the sink only
+/// on ``flush()`` or when the buffer is full, so flush before reading what the sink received.
 public final class ByteOutput {
     @usableFromInline var buffer: UnsafeMutablePointer<UInt8>
     @usableFromInline var used = 0
@@ -10,7 +14,13 @@ public final class ByteOutput {
     /// Bytes written so far, flushed or not (what `ftell` says of a stream).
     public var position: Int { flushedCount + used }
 
-    /// `sink` receives the bytes in order, in chunks of up to `chunkSize` bytes.
+    /// Makes an empty buffer in front of a sink.
+    ///
+    /// - Parameters:
+    ///   - chunkSize: The most bytes held before they go to the sink (at least 4096).
+    ///   - sink: Receives the bytes in order, in chunks of up to `chunkSize` bytes; the chunk is
+    ///     valid only during the call. An error it throws comes out of the write or flush that
+    ///     handed it the chunk.
     public init(chunkSize: Int = 1 << 20, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) {
         capacity = max(chunkSize, 4096)
         buffer = .allocate(capacity: capacity)
@@ -19,7 +29,11 @@ public final class ByteOutput {
 
     deinit { buffer.deallocate() }
 
-    /// Collects everything written into one array.
+    /// Collects everything written into one array: for output small enough to hold in memory.
+    ///
+    /// - Parameter body: Writes into the buffer it is given.
+    /// - Returns: Every byte `body` wrote, in order.
+    /// - Throws: Rethrows what `body` throws.
     public static func collecting(_ body: (ByteOutput) throws -> Void) rethrows -> [UInt8] {
         var result: [UInt8] = []
         let out = ByteOutput { result.append(contentsOf: $0) }
@@ -28,6 +42,9 @@ public final class ByteOutput {
         return result
     }
 
+    /// Hands the bytes held so far to the sink: call it when the output is complete.
+    ///
+    /// - Throws: What the sink throws.
     public func flush() throws {
         if used > 0 {
             let chunk = UnsafeRawBufferPointer(start: buffer, count: used)
@@ -39,17 +56,20 @@ public final class ByteOutput {
 
     /// Makes room for `n` more bytes (n must not exceed the chunk size).
     @inlinable @inline(__always)
-    public func reserve(_ n: Int) throws {
+    package func reserve(_ n: Int) throws {
         if used + n > capacity { try flush() }
     }
 
     @inlinable @inline(__always)
-    public func byte(_ b: UInt8) {
+    package func byte(_ b: UInt8) {
         buffer[used] = b
         used += 1
     }
 
-    /// Appends bytes of any length.
+    /// Appends bytes of any length, flushing as the buffer fills.
+    ///
+    /// - Parameter bytes: The bytes to append.
+    /// - Throws: What the sink throws when a full chunk is handed to it.
     public func write(_ bytes: UnsafeBufferPointer<UInt8>) throws {
         var p = 0
         while p < bytes.count {
@@ -61,12 +81,24 @@ public final class ByteOutput {
         }
     }
 
+    /// Appends the bytes of an array, flushing as the buffer fills.
+    ///
+    /// - Parameter bytes: The bytes to append.
+    /// - Throws: What the sink throws when a full chunk is handed to it.
     public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBufferPointer { try write($0) } }
 
+    /// Appends the UTF-8 of a literal without making a `String` of it.
+    ///
+    /// - Parameter s: The text to append.
+    /// - Throws: What the sink throws when a full chunk is handed to it.
     public func write(_ s: StaticString) throws {
         try write(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
+    /// Appends the UTF-8 of a string.
+    ///
+    /// - Parameter s: The text to append.
+    /// - Throws: What the sink throws when a full chunk is handed to it.
     public func write(_ s: String) throws {
         var s = s
         try s.withUTF8 { try write($0) }
@@ -74,19 +106,19 @@ public final class ByteOutput {
 
     /// Bytes already reserved for; no capacity check.
     @inlinable @inline(__always)
-    public func append(_ p: UnsafePointer<UInt8>, _ n: Int) {
+    package func append(_ p: UnsafePointer<UInt8>, _ n: Int) {
         (buffer + used).update(from: p, count: n)
         used += n
     }
 
     @inlinable @inline(__always)
-    public func append(_ s: StaticString) {
+    package func append(_ s: StaticString) {
         append(s.utf8Start, s.utf8CodeUnitCount)
     }
 
     /// `%d` of a signed value. Needs 21 reserved bytes.
     @inlinable @inline(__always)
-    public func signedDecimal(_ v: Int64) {
+    package func signedDecimal(_ v: Int64) {
         if v < 0 {
             byte(0x2D)
             decimal(v.magnitude)
@@ -97,7 +129,7 @@ public final class ByteOutput {
 
     /// `%u` (also `%d` of a non-negative value). Needs 20 reserved bytes.
     @inlinable @inline(__always)
-    public func decimal(_ v: UInt64) {
+    package func decimal(_ v: UInt64) {
         var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &tmp) { t in
             var v = v
@@ -113,7 +145,7 @@ public final class ByteOutput {
 
     /// `%#llx` / `%#x`: `0` for zero, else `0x` and lowercase digits. Needs 18 reserved bytes.
     @inlinable @inline(__always)
-    public func alternateHex(_ v: UInt64) {
+    package func alternateHex(_ v: UInt64) {
         if v == 0 {
             byte(0x30)
             return
@@ -131,7 +163,7 @@ public final class ByteOutput {
 
     /// `0x%02x`. Needs 4 reserved bytes.
     @inlinable @inline(__always)
-    public func hexByte(_ v: UInt8) {
+    package func hexByte(_ v: UInt8) {
         buffer[used] = 0x30
         buffer[used + 1] = 0x78
         buffer[used + 2] = hexDigit(v >> 4)
@@ -144,7 +176,7 @@ public final class ByteOutput {
 
     /// `, 0x%02x` for each byte, the bulk of a 6.12 table. Needs `6 * count + 2` reserved
     /// bytes: each item is stored as one 8-byte word and the next one overwrites its tail.
-    public func commaHexBytes(_ p: UnsafePointer<UInt8>, _ count: Int) {
+    package func commaHexBytes(_ p: UnsafePointer<UInt8>, _ count: Int) {
         let table = ByteOutput.commaHexTable
         var o = buffer + used
         for k in 0 ..< count {

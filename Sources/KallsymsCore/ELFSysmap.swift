@@ -32,6 +32,11 @@ public struct ELFSysmap: Sendable {
     /// Hex digits of an address: 8 for ELF32, 16 for ELF64.
     public var addressWidth: Int
 
+    /// A listing from symbols already in System.map order (to print one with ``text()``).
+    ///
+    /// - Parameters:
+    ///   - symbols: The symbols, with 7.3's letters.
+    ///   - addressWidth: Hex digits of an address: 8 for ELF32, 16 for ELF64.
     public init(symbols: SymbolList, addressWidth: Int) {
         self.symbols = symbols
         self.addressWidth = addressWidth
@@ -40,8 +45,14 @@ public struct ELFSysmap: Sendable {
     /// Reads the 7.3 symbol list of an ELF file's bytes.
     ///
     /// An empty input gives an empty list: 7.3's first link passes an empty file for vmlinux.
-    /// `exclude` drops symbols whose name matches; `keep` keeps symbols 7.3's rules drop.
-    /// Errors are `KallsymsError(.malformed)` with the byte offset of the offending field.
+    ///
+    /// - Parameters:
+    ///   - bytes: The ELF file (a linked vmlinux).
+    ///   - exclude: Drops symbols whose name matches (beyond 7.3's rules).
+    ///   - keep: Keeps symbols 7.3's rules drop when their name matches.
+    /// - Returns: The symbols of 7.3's System.map, in its order.
+    /// - Throws: ``KallsymsError`` (`.malformed`) with the byte offset of the offending field,
+    ///   where the kernel's tool would read outside the file or refuse it.
     public static func read(_ bytes: [UInt8], exclude: [POSIXRegex] = [], keep: [POSIXRegex] = []) throws -> ELFSysmap {
         try bytes.withUnsafeBytes { try read(UnsafeRawBufferPointer($0), exclude: exclude, keep: keep) }
     }
@@ -49,6 +60,14 @@ public struct ELFSysmap: Sendable {
     /// The same, for a file: mapped, not read, as the kernel's tool does (a vmlinux is hundreds of
     /// megabytes of which only the symbol and string tables matter). Errors name the file. As with
     /// the C tool and nm, a file truncated by someone else while it is read ends the process.
+    ///
+    /// - Parameters:
+    ///   - path: The ELF file; `-` reads standard input.
+    ///   - exclude: Drops symbols whose name matches (beyond 7.3's rules).
+    ///   - keep: Keeps symbols 7.3's rules drop when their name matches.
+    /// - Returns: The symbols of 7.3's System.map, in its order.
+    /// - Throws: ``KallsymsError`` naming the file: `.io` when it cannot be read, `.malformed`
+    ///   with the byte offset of the offending field.
     public static func read(path: String, exclude: [POSIXRegex] = [], keep: [POSIXRegex] = []) throws -> ELFSysmap {
         do {
             return try MappedFile.withContents(path) { try read($0, exclude: exclude, keep: keep) }
@@ -58,6 +77,13 @@ public struct ELFSysmap: Sendable {
     }
 
     /// Reads from bytes in memory (an empty buffer gives an empty list).
+    ///
+    /// - Parameters:
+    ///   - file: The ELF file's bytes.
+    ///   - exclude: Drops symbols whose name matches (beyond 7.3's rules).
+    ///   - keep: Keeps symbols 7.3's rules drop when their name matches.
+    /// - Returns: The symbols of 7.3's System.map, in its order.
+    /// - Throws: ``KallsymsError`` (`.malformed`) with the byte offset of the offending field.
     public static func read(_ file: UnsafeRawBufferPointer, exclude: [POSIXRegex] = [], keep: [POSIXRegex] = []) throws -> ELFSysmap {
         if file.isEmpty { return ELFSysmap(symbols: SymbolList(), addressWidth: 16) }
         var elf = try SysmapELF(file)
@@ -67,6 +93,8 @@ public struct ELFSysmap: Sendable {
     /// What 7.3's `kallsyms` prints on stderr as it takes these symbols in, even with `--sysmap`
     /// alone: one message per name of KSYM_NAME_LEN (512) bytes or more, in map order. Such
     /// names stay in System.map; only the table leaves them out.
+    ///
+    /// - Returns: The messages' bytes, empty when no name is that long.
     public func warnings() -> [UInt8] {
         var out = [UInt8]()
         for i in 0 ..< symbols.count where symbols.nameLength(i) >= KernelRules.ksymNameLen {
@@ -79,8 +107,17 @@ public struct ELFSysmap: Sendable {
     }
 
     /// System.map's text: `%0*llx %c %s\n`, the address zero-padded to `addressWidth` digits.
+    ///
+    /// - Returns: The bytes of the System.map 7.3's `kallsyms --sysmap` writes.
     public func text() -> [UInt8] { Self.text(symbols, addressWidth: addressWidth) }
 
+    /// Any symbol list in 7.3's System.map line format.
+    ///
+    /// - Parameters:
+    ///   - symbols: The symbols, in the order to print them.
+    ///   - addressWidth: The least number of hex digits of an address (wider values print all
+    ///     their digits).
+    /// - Returns: One `ADDRESS TYPE NAME` line per symbol.
     public static func text(_ symbols: SymbolList, addressWidth: Int) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(symbols.bytes.count + symbols.count * (addressWidth + 3))

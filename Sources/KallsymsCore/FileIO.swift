@@ -3,12 +3,12 @@
 #endif
 
 /// Whole-file reads and atomic writes with POSIX calls, errors naming the file.
-public enum FileIO {
+package enum FileIO {
     static func errnoMessage(_ e: Int32 = errno) -> String { String(cString: strerror(e)) }
 
     /// Reads a whole file; `-` is standard input. `maxSize` guards against reading something
     /// absurd by mistake.
-    public static func read(_ path: String, maxSize: Int = 1 << 36) throws -> [UInt8] {
+    package static func read(_ path: String, maxSize: Int = 1 << 36) throws -> [UInt8] {
         let fd = path == "-" ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw KallsymsError(.io, errnoMessage(), file: path) }
         defer { close(fd) }
@@ -55,7 +55,7 @@ public enum FileIO {
 
     /// The directory (`.` when there is none, `/` at the root) and the last component of a path.
     /// (Not NSString's path methods: on this toolchain they trap on some one-character paths.)
-    public static func splitPath(_ path: String) -> (directory: String, base: String) {
+    package static func splitPath(_ path: String) -> (directory: String, base: String) {
         guard let slash = path.lastIndex(of: "/") else { return (".", path) }
         let dir = String(path[..<slash])
         return (dir.isEmpty ? "/" : dir, String(path[path.index(after: slash)...]))
@@ -68,7 +68,7 @@ public enum FileIO {
     ///
     /// An existing path that is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written
     /// in place: renaming over it would replace the device.
-    public static func writeAtomically(
+    package static func writeAtomically(
         _ path: String, mode: mode_t = 0o644, _ body: (ByteOutput) throws -> Void
     ) throws {
         var st = stat()
@@ -101,7 +101,7 @@ public enum FileIO {
         committed = true
     }
 
-    public static func writeAtomically(_ path: String, bytes: [UInt8], mode: mode_t = 0o644) throws {
+    package static func writeAtomically(_ path: String, bytes: [UInt8], mode: mode_t = 0o644) throws {
         try writeAtomically(path, mode: mode) { try $0.write(bytes) }
     }
 
@@ -112,7 +112,7 @@ public enum FileIO {
     }
 
     /// Writes to an open descriptor (stdout, a pipe, a file), retrying short writes.
-    public static func writeAll(_ fd: Int32, _ chunk: UnsafeRawBufferPointer, path: String) throws {
+    package static func writeAll(_ fd: Int32, _ chunk: UnsafeRawBufferPointer, path: String) throws {
         var off = 0
         while off < chunk.count {
             let n = Glibc.write(fd, chunk.baseAddress! + off, chunk.count - off)
@@ -125,7 +125,7 @@ public enum FileIO {
     }
 
     /// Streams into standard output.
-    public static func standardOutput() -> ByteOutput {
+    package static func standardOutput() -> ByteOutput {
         ByteOutput { try writeAll(1, $0, path: "<stdout>") }
     }
 }

@@ -1,5 +1,9 @@
 /// An error in the user's input or in a table: says where (file, line or byte offset) and what.
+///
+/// Every reader and the generator throw this for bad input, before writing anything; the command
+/// prints ``description`` and exits with status 2.
 public struct KallsymsError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong, for callers that react differently to bad input and to failed I/O.
     public enum Kind: Sendable, Equatable {
         /// A line of a symbol map does not have the form `ADDRESS TYPE NAME`.
         case lineFormat
@@ -15,13 +19,18 @@ public struct KallsymsError: Error, Sendable, Equatable, CustomStringConvertible
         case malformed
     }
 
+    /// What went wrong.
     public var kind: Kind
+    /// The file at fault, when known (readers of bytes in memory leave it to their caller).
     public var file: String?
+    /// The 1-based line of a text input (a symbol map).
     public var line: Int?
+    /// The byte offset in a binary input (an ELF file, a kernel image, a table array).
     public var offset: Int?
+    /// What is wrong, in words; for the kernel's own messages, the kernel's words.
     public var message: String
 
-    public init(_ kind: Kind, _ message: String, file: String? = nil, line: Int? = nil, offset: Int? = nil) {
+    package init(_ kind: Kind, _ message: String, file: String? = nil, line: Int? = nil, offset: Int? = nil) {
         self.kind = kind
         self.message = message
         self.file = file
@@ -29,6 +38,7 @@ public struct KallsymsError: Error, Sendable, Equatable, CustomStringConvertible
         self.offset = offset
     }
 
+    /// The message after its place: `FILE:LINE: message`, or `FILE: byte offset N (0xN): message`.
     public var description: String {
         var place = ""
         if let file { place = file }
@@ -38,7 +48,7 @@ public struct KallsymsError: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     /// The same error, attributed to `file` if it names no file yet.
-    public func inFile(_ file: String) -> KallsymsError {
+    package func inFile(_ file: String) -> KallsymsError {
         var copy = self
         if copy.file == nil { copy.file = file }
         return copy

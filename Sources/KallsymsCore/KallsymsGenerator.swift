@@ -6,9 +6,21 @@ import Dispatch
 /// Builds a kallsyms table from a symbol map, as `scripts/kallsyms` of the chosen version does:
 /// read → shrink → absolute per-cpu → sort → relative base → compress → offsets → name order.
 public enum KallsymsGenerator {
-    /// Generates the table for the map text `mapBytes` (`nm -n` / System.map format).
-    /// `warnings` receives the non-fatal messages the reference prints to stderr (over-long
-    /// names, 6.1's "Read error or end of file."), byte for byte.
+    /// Generates the table for a symbol map, as `scripts/kallsyms` of `options.format` does with
+    /// the same map.
+    ///
+    /// - Parameters:
+    ///   - mapBytes: The map's text (`nm -n` output filtered by mksysmap, or a System.map).
+    ///   - file: The map's name in error messages.
+    ///   - options: The kernel version and its flags.
+    ///   - warnings: Receives the non-fatal messages the kernel's tool prints to stderr (over-long
+    ///     names, 6.1's "Read error or end of file."), byte for byte, as they occur.
+    /// - Returns: The table: its arrays and the symbols they hold, in address order.
+    /// - Throws: ``KallsymsError`` naming `file`: `.lineFormat` with the line of a malformed
+    ///   map line (6.2 and later; 6.1 skips such lines, as its `fscanf` does), `.outOfRange` when
+    ///   an address does not fit the table's encoding, `.noValidSymbol` when 6.1 is left with no
+    ///   symbol, `.malformed` when a compressed name is too long for its length prefix (the
+    ///   kernel's "unexpected huge symbol length"). Nothing is returned in part.
     public static func generate(
         mapBytes: [UInt8], file: String = "<map>", options: GeneratorOptions,
         warnings: (([UInt8]) -> Void)? = nil
@@ -19,7 +31,7 @@ public enum KallsymsGenerator {
 
     /// The first half of `generate(mapBytes:)`: reads the map. Callers with large maps use the
     /// two halves so the map text can be freed before the tables are built.
-    public static func collect(
+    package static func collect(
         mapBytes: [UInt8], file: String = "<map>", options: GeneratorOptions,
         warnings: (([UInt8]) -> Void)? = nil
     ) throws -> KernelRules.Collected {
@@ -33,7 +45,19 @@ public enum KallsymsGenerator {
     }
 
     /// Generates the table from symbols already read (for example from an ELF symbol table):
-    /// each entry is treated as one map line, in order.
+    /// each entry is treated as one map line, in order. No map text is made or parsed, which is
+    /// what the link driver does on every pass.
+    ///
+    /// - Parameters:
+    ///   - symbols: The symbols in map order (``NMListing`` filtered by ``SymbolFilter``, or
+    ///     ``ELFSysmap`` for 7.3).
+    ///   - options: The kernel version and its flags.
+    ///   - warnings: Receives the non-fatal messages the kernel's tool prints to stderr, byte for
+    ///     byte.
+    /// - Returns: The table: its arrays and the symbols they hold, in address order.
+    /// - Throws: ``KallsymsError``: `.outOfRange` when an address does not fit the table's
+    ///   encoding, `.noValidSymbol` when 6.1 is left with no symbol, `.malformed` when a
+    ///   compressed name is too long for its length prefix.
     public static func generate(
         symbols: SymbolList, options: GeneratorOptions, warnings: (([UInt8]) -> Void)? = nil
     ) throws -> KallsymsTable {
@@ -53,7 +77,7 @@ public enum KallsymsGenerator {
     }
 
     /// The second half: builds the table from what `collect` read.
-    public static func generate(
+    package static func generate(
         collected: consuming KernelRules.Collected, options: GeneratorOptions, file: String?
     ) throws -> KallsymsTable {
         let rules = KernelRules(options: options)
@@ -178,7 +202,7 @@ public enum KallsymsGenerator {
 
     /// `kallsyms_seqs_of_names`: table indices ordered by name (unsigned bytes, as strcmp), then
     /// address, then table index. With 6.1's `--lto-clang` a name compares as cut at `.llvm.`.
-    public static func nameOrder(_ symbols: SymbolList, ltoClang: Bool) -> [UInt32] {
+    package static func nameOrder(_ symbols: SymbolList, ltoClang: Bool) -> [UInt32] {
         let n = symbols.count
         let llvm: [UInt8] = Array(".llvm.".utf8)
         @inline(__always) func nameLength(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int {

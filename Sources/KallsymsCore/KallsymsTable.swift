@@ -15,6 +15,7 @@ public enum KallsymsFormat: String, CaseIterable, Sendable, CustomStringConverti
     /// 7.3 and later: reads the vmlinux ELF itself, writes `.S` plus a `.bin`.
     case linux73 = "linux-7.3"
 
+    /// The name the command takes in `--format` (`linux-6.12`).
     public var description: String { rawValue }
 
     /// The era whose table this version writes.
@@ -40,7 +41,7 @@ public enum KallsymsFormat: String, CaseIterable, Sendable, CustomStringConverti
     }
 
     /// The reference's usage line(s), as it prints them on a bad command line.
-    public var usage: String {
+    package var usage: String {
         switch self {
         case .linux61:
             "Usage: kallsyms [--all-symbols] [--absolute-percpu] [--base-relative] [--lto-clang] in.map > out.S\n"
@@ -56,9 +57,14 @@ public enum KallsymsFormat: String, CaseIterable, Sendable, CustomStringConverti
     public var readsELF: Bool { self == .linux73 }
 
     /// 6.1 reads maps with `fscanf` (skipping what does not parse); later versions reject a bad line.
-    public var strictMapSyntax: Bool { self != .linux61 }
+    package var strictMapSyntax: Bool { self != .linux61 }
 
-    /// The table format this version writes with `options`.
+    /// The binary format of the table this version writes: the options choose the addressing
+    /// (base-relative, absolute per-cpu, place-relative, …) within the version's era.
+    ///
+    /// - Parameter options: The generator's flags; those this version does not take do not
+    ///   change the format.
+    /// - Returns: The array order, addressing and encodings of the table.
     public func tableFormat(_ options: GeneratorOptions) -> TableFormat {
         let addressing: Addressing
         switch self {
@@ -73,11 +79,19 @@ public enum KallsymsFormat: String, CaseIterable, Sendable, CustomStringConverti
 }
 
 /// The options of `scripts/kallsyms`, across versions.
+///
+/// The raw value is the flag as the kernel's command line spells it; which versions take which
+/// flag is ``KallsymsFormat/flags``.
 public enum GeneratorFlag: String, CaseIterable, Sendable {
+    /// CONFIG_KALLSYMS_ALL: keep symbols outside the text ranges (every version).
     case allSymbols = "--all-symbols"
+    /// CONFIG_KALLSYMS_ABSOLUTE_PERCPU: per-cpu symbols keep absolute values (6.1 to 6.14).
     case absolutePercpu = "--absolute-percpu"
+    /// CONFIG_KALLSYMS_BASE_RELATIVE: offsets from `kallsyms_relative_base` (6.1 only).
     case baseRelative = "--base-relative"
+    /// CONFIG_LTO_CLANG: names sort as if cut at `.llvm.` (6.1 only).
     case ltoClang = "--lto-clang"
+    /// Place-relative offsets (7.0 and later; 64-bit or relocatable kernels).
     case pcRelative = "--pc-relative"
 
     /// The formats that take this option.
@@ -85,7 +99,11 @@ public enum GeneratorFlag: String, CaseIterable, Sendable {
 }
 
 /// The generator's flags, named after the kernel's.
+///
+/// The generator does not check that the format takes every flag set: the kernel's tool of that
+/// version would reject the option, so check ``unsupportedFlags`` first (the command does).
 public struct GeneratorOptions: Sendable, Equatable {
+    /// The kernel version whose `scripts/kallsyms` to reproduce.
     public var format: KallsymsFormat
     /// `--all-symbols` (CONFIG_KALLSYMS_ALL): keep symbols outside the text ranges.
     public var allSymbols: Bool
@@ -99,6 +117,16 @@ public struct GeneratorOptions: Sendable, Equatable {
     /// `--pc-relative` (7.0 and later; CONFIG_64BIT or CONFIG_RELOCATABLE): place-relative offsets.
     public var pcRelative: Bool
 
+    /// Options with every flag off unless given: the defaults of a kernel configured without
+    /// them.
+    ///
+    /// - Parameters:
+    ///   - format: The kernel version whose `scripts/kallsyms` to reproduce.
+    ///   - allSymbols: `--all-symbols`.
+    ///   - absolutePercpu: `--absolute-percpu` (6.1 and 6.12).
+    ///   - baseRelative: `--base-relative` (6.1).
+    ///   - ltoClang: `--lto-clang` (6.1).
+    ///   - pcRelative: `--pc-relative` (7.0 and later).
     public init(
         format: KallsymsFormat = .linux612, allSymbols: Bool = false, absolutePercpu: Bool = false,
         baseRelative: Bool = false, ltoClang: Bool = false, pcRelative: Bool = false
@@ -116,6 +144,10 @@ public struct GeneratorOptions: Sendable, Equatable {
         format.flags.filter(isSet).map(\.rawValue)
     }
 
+    /// Whether a flag is on, for code that walks `GeneratorFlag.allCases`.
+    ///
+    /// - Parameter flag: The flag.
+    /// - Returns: The value of the matching property.
     public func isSet(_ flag: GeneratorFlag) -> Bool {
         switch flag {
         case .allSymbols: allSymbols
@@ -154,6 +186,7 @@ public enum AddressEncoding: Sendable, Equatable {
     /// 7.0 without `--pc-relative`: the low 32 bits of each address.
     case absolute32([UInt32])
 
+    /// The kind of encoding, without its data: what ``TableFormat/addressing`` records.
     public var addressing: Addressing {
         switch self {
         case .offsets(_, _, let percpu): percpu ? .absolutePercpu : .baseRelative
@@ -197,6 +230,9 @@ public struct KallsymsTable: Sendable, Equatable {
     public var tokenTable: [UInt8]
     /// `kallsyms_token_index`: the offset of each token in `tokenTable`.
     public var tokenIndex: [UInt16]
+    /// `kallsyms_offsets` or `kallsyms_addresses` (with `kallsyms_relative_base`): the symbols'
+    /// addresses as the table stores them. ``TableDecoder/addresses(_:textAddress:)`` turns them
+    /// back into addresses.
     public var addressEncoding: AddressEncoding {
         didSet { tableFormat.addressing = addressEncoding.addressing }
     }
@@ -206,7 +242,21 @@ public struct KallsymsTable: Sendable, Equatable {
     /// expressed against (the one relocation of the table object).
     public var textAddress: UInt64
 
-    /// `tableFormat` defaults to what `format` writes with `addressEncoding`'s addressing.
+    /// Assembles a table from its arrays, for readers that found them in an image; the
+    /// generator makes its tables itself.
+    ///
+    /// - Parameters:
+    ///   - format: The generator version whose assembly the table is written in.
+    ///   - tableFormat: The binary format; nil: what `format` writes with `addressEncoding`'s
+    ///     addressing. Its addressing is always taken from `addressEncoding`.
+    ///   - symbols: The symbols the arrays describe, in address order.
+    ///   - names: `kallsyms_names`.
+    ///   - markers: `kallsyms_markers`.
+    ///   - tokenTable: `kallsyms_token_table`.
+    ///   - tokenIndex: `kallsyms_token_index` (256 entries).
+    ///   - addressEncoding: `kallsyms_offsets` or `kallsyms_addresses`, with the relative base.
+    ///   - seqsOfNames: `kallsyms_seqs_of_names` (empty before 6.2).
+    ///   - textAddress: The address of `_text`.
     public init(
         format: KallsymsFormat, tableFormat: TableFormat? = nil, symbols: SymbolList, names: [UInt8],
         markers: [UInt32], tokenTable: [UInt8], tokenIndex: [UInt16], addressEncoding: AddressEncoding,
@@ -234,6 +284,7 @@ public struct KallsymsTable: Sendable, Equatable {
     /// them once by themselves).
     public func prepareLookups() { _ = lookupIndex }
 
+    /// `kallsyms_num_syms`: the number of symbols.
     public var numSyms: Int { symbols.count }
 
     /// What `format` writes with `addressing` (the era's layout, even for an addressing the era
@@ -244,7 +295,11 @@ public struct KallsymsTable: Sendable, Equatable {
         return f
     }
 
-    /// The expansion of token `slot` (without its NUL).
+    /// What a byte of `kallsyms_names` stands for: the token table entry the kernel's
+    /// `kallsyms_expand_symbol` copies for it.
+    ///
+    /// - Parameter slot: A byte value, 0 to 255.
+    /// - Returns: The token's expansion, without its NUL (a view of ``tokenTable``).
     public func token(_ slot: Int) -> ArraySlice<UInt8> {
         let start = Int(tokenIndex[slot])
         var end = start
@@ -254,7 +309,7 @@ public struct KallsymsTable: Sendable, Equatable {
 
     /// The 32-bit value of `kallsyms_relative_base` relative to `_text`, as the assembler's
     /// `PTR _text ± delta` line states it (two's complement on 64 bits).
-    public var relativeBaseAddend: Int64 {
+    package var relativeBaseAddend: Int64 {
         if case .offsets(_, let base, _) = addressEncoding {
             return Int64(bitPattern: base &- textAddress)
         }
@@ -263,11 +318,19 @@ public struct KallsymsTable: Sendable, Equatable {
 }
 
 /// `_stext`, `_etext`, `_sinittext`, `_einittext`, `_end` of a table, where present.
+///
+/// The kernel bounds its lookups by these symbols; so do ``KallsymsTable/lookup(address:)`` and
+/// the size of the last symbol.
 public struct Landmarks: Sendable, Equatable {
+    /// `_stext`: the start of the kernel's text.
     public var stext: UInt64?
+    /// `_etext`: the end of the kernel's text.
     public var etext: UInt64?
+    /// `_sinittext`: the start of the init text.
     public var sinittext: UInt64?
+    /// `_einittext`: the end of the init text.
     public var einittext: UInt64?
+    /// `_end`: the end of the image (in the table only with CONFIG_KALLSYMS_ALL).
     public var end: UInt64?
 
     /// Found with the name index being built (`prefixes`), not through the cache itself.
@@ -283,6 +346,9 @@ public struct Landmarks: Sendable, Equatable {
     /// The kernel's `is_ksym_addr`: inside [_stext, _end] when the table has `_end`
     /// (CONFIG_KALLSYMS_ALL), else inside the text or init text. Boundaries a table lacks do
     /// not restrict.
+    ///
+    /// - Parameter a: An address.
+    /// - Returns: True when the kernel would look the address up.
     public func contains(_ a: UInt64) -> Bool {
         if let s = stext, a < s {
             guard let si = sinittext, let ei = einittext, a >= si, a < ei else { return false }

@@ -5,29 +5,29 @@
 /// The kernel generator's symbol rules: which map lines become table entries, the text and
 /// per-cpu ranges, the validity filter, the absolute per-cpu rewrite and the address sort.
 /// Each rule follows `scripts/kallsyms` of the chosen version (docs/table-format.md, "The generator's rules").
-public struct KernelRules {
-    public static let ksymNameLen = 512
+package struct KernelRules {
+    package static let ksymNameLen = 512
 
-    public let options: GeneratorOptions
+    package let options: GeneratorOptions
 
-    public init(options: GeneratorOptions) { self.options = options }
+    package init(options: GeneratorOptions) { self.options = options }
 
     /// What reading a map yields before any table is built.
-    public struct Collected: Sendable {
+    package struct Collected: Sendable {
         /// Accepted symbols in input order (their index is the kernel's `seq`).
-        public var symbols = SymbolList()
-        public var text: UInt64 = 0
-        public var stext: UInt64 = 0
-        public var etext: UInt64 = 0
-        public var sinittext: UInt64 = 0
-        public var einittext: UInt64 = 0
-        public var percpuStart: UInt64 = .max
-        public var percpuEnd: UInt64 = 0
+        package var symbols = SymbolList()
+        package var text: UInt64 = 0
+        package var stext: UInt64 = 0
+        package var etext: UInt64 = 0
+        package var sinittext: UInt64 = 0
+        package var einittext: UInt64 = 0
+        package var percpuStart: UInt64 = .max
+        package var percpuEnd: UInt64 = 0
     }
 
     /// Reads a whole map. `warning` receives, as they occur, the messages the reference prints to
     /// stderr without failing (so they precede a later fatal error, as the reference's do).
-    public func collect(
+    package func collect(
         map bytes: UnsafeBufferPointer<UInt8>, file: String, warning: ([UInt8]) -> Void = { _ in }
     ) throws -> Collected {
         var c = Collected()
@@ -113,16 +113,16 @@ public struct KernelRules {
     // MARK: After reading
 
     /// The table the generator compresses: symbols in address order, with the kernel's flags.
-    public struct Sorted: Sendable {
-        public var symbols: SymbolList
+    package struct Sorted: Sendable {
+        package var symbols: SymbolList
         /// Per symbol: stored with an absolute value (per-cpu with `--absolute-percpu`).
-        public var absolute: [Bool]
-        public var relativeBase: UInt64
-        public var text: UInt64
+        package var absolute: [Bool]
+        package var relativeBase: UInt64
+        package var text: UInt64
     }
 
     /// `shrink_table`, `make_percpus_absolute`, `sort_symbols`, `record_relative_base`.
-    public func arrange(_ c: consuming Collected, file: String? = nil) throws -> Sorted {
+    package func arrange(_ c: consuming Collected, file: String? = nil) throws -> Sorted {
         var symbols = c.symbols
         if !options.allSymbols {
             symbols = shrink(symbols, c)

@@ -5,15 +5,15 @@
 /// Reads symbol maps (`nm -n` output, System.map) exactly as each kernel version's
 /// `scripts/kallsyms` reads them. The two versions differ on malformed input, and a drop-in must
 /// accept and reject the same files, so each version's rules are kept apart.
-public enum MapParser {
+package enum MapParser {
     /// One parsed line. `name` points into the input buffer and is valid only during the callback.
-    public typealias LineHandler = (
+    package typealias LineHandler = (
         _ address: UInt64, _ type: UInt8, _ name: UnsafeBufferPointer<UInt8>, _ line: Int
     ) throws -> Void
 
     /// Parses `bytes` with the rules of `format`, calling `body` for each symbol line.
     /// `diagnostic` receives the non-fatal messages the reference prints to stderr.
-    public static func parse(
+    package static func parse(
         _ bytes: UnsafeBufferPointer<UInt8>, format: KallsymsFormat, file: String,
         diagnostic: ([UInt8]) -> Void, _ body: LineHandler
     ) throws {

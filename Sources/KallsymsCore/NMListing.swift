@@ -22,17 +22,30 @@ public struct NMListing: Sendable {
     /// Hex digits in an address: 16 for ELF64, 8 for ELF32.
     public var addressWidth: Int
 
+    /// A listing from symbols already in `nm -n` order (to print one with ``text()``).
+    ///
+    /// - Parameters:
+    ///   - symbols: The symbols, with nm's letters.
+    ///   - addressWidth: Hex digits of an address: 16 for ELF64, 8 for ELF32.
     public init(symbols: SymbolList, addressWidth: Int) {
         self.symbols = symbols
         self.addressWidth = addressWidth
     }
 
-    /// Letters nm prints with a blank value.
+    /// Letters nm prints with a blank value: their symbols have no address, and the kernel's
+    /// mksysmap drops them.
+    ///
+    /// - Parameter letter: An nm type letter.
+    /// - Returns: True for `U`, `w` and `v`.
     @inline(__always) public static func isUndefined(_ letter: UInt8) -> Bool {
         letter == UInt8(ascii: "U") || letter == UInt8(ascii: "w") || letter == UInt8(ascii: "v")
     }
 
     /// Reads the listing of an ELF file's `.symtab` (empty when it has none).
+    ///
+    /// - Parameter elf: An ELF file: an object, or a linked image such as vmlinux.
+    /// - Returns: The symbols with nm's letters, in `nm -n` order.
+    /// - Throws: `ELFError` when the symbol or string table lies outside the file.
     public static func read(_ elf: ELFFile) throws -> NMListing {
         let width = elf.is64 ? 16 : 8
         guard let tableIndex = elf.sections.firstIndex(where: { $0.type == .symtab }) else {
@@ -98,9 +111,17 @@ public struct NMListing: Sendable {
     }
 
     /// `nm -n`'s text: `%016lx %c %s` (8 digits for ELF32), blanks for undefined symbols.
+    ///
+    /// - Returns: The bytes nm prints for this listing.
     public func text() -> [UInt8] { Self.text(symbols, addressWidth: addressWidth) }
 
-    /// The map text of any symbol list, in nm's line format.
+    /// The map text of any symbol list, in nm's line format: what the generator reads, so a
+    /// filtered listing can be written as the System.map of a 6.x build.
+    ///
+    /// - Parameters:
+    ///   - symbols: The symbols, in the order to print them.
+    ///   - addressWidth: Hex digits of an address (16 for ELF64, 8 for ELF32).
+    /// - Returns: One `ADDRESS TYPE NAME` line per symbol.
     public static func text(_ symbols: SymbolList, addressWidth: Int) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(symbols.bytes.count + symbols.count * (addressWidth + 4))
@@ -174,8 +195,9 @@ public struct NMListing: Sendable {
         let shstrndx = elf.sections.firstIndex { $0.type == .strtab && $0.name == ".shstrtab" }
         var symtabStrings = Set<Int>()
         for s in elf.sections where s.type == .symtab { symtabStrings.insert(Int(s.link)) }
-        // The machines whose BFD back ends have small-data sections (.sdata, .sbss, ...).
-        let smallDataMachines: Set<ELFMachine> = [.mips, .mipsRS3LE, .ppc, .v800, .ia64, .m32r, .riscv]
+        // The machines whose BFD back ends have small-data sections (.sdata, .sbss, ...). Not
+        // RISC-V: binutils 2.40's nm prints D/B for its .sdata/.sbss (clang 14 puts data there).
+        let smallDataMachines: Set<ELFMachine> = [.mips, .mipsRS3LE, .ppc, .v800, .ia64, .m32r]
         return elf.sections.enumerated().map { index, s in
             var c = SectionClass()
             if index == 0 || s.type == .symtab || index == shstrndx
@@ -302,6 +324,12 @@ struct RawSymbols {
 
 /// Reading `nm -n` listings from files, with errors that name the file.
 public enum ELFSymbolSource {
+    /// The `nm -n` listing of an ELF file on disk, without running nm.
+    ///
+    /// - Parameter path: The ELF file; `-` reads standard input.
+    /// - Returns: The symbols with nm's letters, in `nm -n` order.
+    /// - Throws: ``KallsymsError`` naming the file: `.io` when it cannot be read, `.malformed`
+    ///   with the byte offset when it is not a readable ELF file.
     public static func listing(path: String) throws -> NMListing {
         let bytes = try FileIO.read(path)
         do {

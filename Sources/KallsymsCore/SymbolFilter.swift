@@ -10,6 +10,7 @@
 /// text, so a name containing a space or a type letter surrounded by spaces is judged exactly as
 /// the shell pipeline judges it.
 public struct SymbolFilter {
+    /// Which version's mksysmap rules to apply before the user's patterns.
     public enum Base: String, CaseIterable, Sendable {
         /// 6.12's sed script (also drops linker stubs, veneers and thunks).
         case linux612 = "linux-6.12"
@@ -19,19 +20,32 @@ public struct SymbolFilter {
         case none
     }
 
+    /// The kernel's rules applied first.
     public var base: Base
     /// POSIX extended regular expressions matched against the name: a match drops the symbol.
     public var exclude: [POSIXRegex]
     /// Matched against the name: a match keeps a symbol the base rules would drop.
     public var keep: [POSIXRegex]
 
+    /// A filter; with no arguments, 6.12's mksysmap exactly.
+    ///
+    /// - Parameters:
+    ///   - base: The kernel's rules applied first.
+    ///   - exclude: Patterns whose match drops a symbol the rules keep.
+    ///   - keep: Patterns whose match keeps a symbol the rules drop (`exclude` still applies).
     public init(base: Base = .linux612, exclude: [POSIXRegex] = [], keep: [POSIXRegex] = []) {
         self.base = base
         self.exclude = exclude
         self.keep = keep
     }
 
-    /// The symbols that pass, in the same order.
+    /// Filters an `nm -n` listing as `nm -n vmlinux | scripts/mksysmap` would.
+    ///
+    /// - Parameters:
+    ///   - list: The listing's symbols, with nm's letters.
+    ///   - addressWidth: Hex digits of an address in nm's lines (16 for ELF64, 8 for ELF32):
+    ///     the kernel's patterns see the whole line.
+    /// - Returns: The symbols that pass, in the same order.
     public func apply(_ list: SymbolList, addressWidth: Int) -> SymbolList {
         var order: [Int32] = []
         order.reserveCapacity(list.count)
@@ -112,12 +126,12 @@ public struct SymbolFilter {
 
     /// 7.3 drops absolute, undefined and debugging symbols by letter (`a`, `N`, `U`, `w`; not
     /// `A`, and not `v`).
-    public static func omits73(type: UInt8) -> Bool {
+    package static func omits73(type: UInt8) -> Bool {
         type == UInt8(ascii: "a") || type == UInt8(ascii: "N") || type == UInt8(ascii: "U") || type == UInt8(ascii: "w")
     }
 
     /// 7.3's name rules: true when System.map leaves the symbol out.
-    public static func omits73(name: UnsafeBufferPointer<UInt8>) -> Bool {
+    package static func omits73(name: UnsafeBufferPointer<UInt8>) -> Bool {
         for p in prefixes73 where hasPrefix(name, at: 0, p) { return true }
         for s in suffixes73 where hasSuffix(name, s) { return true }
         for n in names73 where name.count == n.count && hasPrefix(name, at: 0, n) { return true }
@@ -172,10 +186,18 @@ public struct SymbolFilter {
 }
 
 /// A compiled POSIX extended regular expression (glibc's `regcomp`), matched against bytes.
+///
+/// glibc's `regcomp`, not Foundation's regular expressions: a pattern means what it means to
+/// `grep -E`, and the names it matches need not be UTF-8.
 public final class POSIXRegex: @unchecked Sendable {
+    /// The pattern as given.
     public let pattern: String
     var compiled = regex_t()
 
+    /// Compiles a pattern.
+    ///
+    /// - Parameter pattern: A POSIX extended regular expression, unanchored.
+    /// - Throws: ``KallsymsError`` (`.usage`) with `regerror`'s message when it does not compile.
     public init(_ pattern: String) throws {
         self.pattern = pattern
         let rc = regcomp(&compiled, pattern, REG_EXTENDED | REG_NOSUB)
@@ -189,7 +211,10 @@ public final class POSIXRegex: @unchecked Sendable {
 
     deinit { regfree(&compiled) }
 
-    /// True when the NUL-terminated bytes match somewhere.
+    /// Matches a name (its bytes as C characters, so a name that is not UTF-8 still matches).
+    ///
+    /// - Parameter cString: The bytes, NUL-terminated.
+    /// - Returns: True when the pattern matches somewhere in them.
     public func matches(_ cString: [CChar]) -> Bool {
         regexec(&compiled, cString, 0, nil, 0) == 0
     }

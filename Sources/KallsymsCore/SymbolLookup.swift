@@ -4,10 +4,15 @@
 
 /// A symbol of a table: what iteration over a `KallsymsTable` yields.
 public struct KallsymsSymbol: Sendable, Equatable {
+    /// The symbol's position in the table (address order).
     public var index: Int
+    /// The symbol's address as the table gives it (the link-time address; add the KASLR slide
+    /// for a running kernel).
     public var address: UInt64
     /// The `nm` type letter as stored in the table.
     public var type: Character
+    /// The name, decoded as UTF-8 (``SymbolList/name(_:)`` on ``KallsymsTable/symbols`` gives
+    /// the bytes).
     public var name: String
 }
 
@@ -17,8 +22,11 @@ public struct AddressMatch: Sendable, Equatable {
     public var index: Int
     /// The name's bytes (a view of the table's arena: no copy).
     public var nameBytes: ArraySlice<UInt8>
+    /// The name, decoded as UTF-8.
     public var name: String { String(decoding: nameBytes, as: UTF8.self) }
+    /// The symbol's address: the start of the symbol the address falls in.
     public var address: UInt64
+    /// How far past the symbol's start the address lies.
     public var offset: UInt64
     /// Up to the next higher address, or to the end of the text/kernel for the last symbol.
     public var size: UInt64
@@ -29,9 +37,18 @@ public struct AddressMatch: Sendable, Equatable {
     }
 }
 
+/// A table is the collection of its symbols in address order: `for symbol in table` and
+/// `table.filter { $0.type == "T" }` work as on an array.
 extension KallsymsTable: RandomAccessCollection {
+    /// Always 0.
     public var startIndex: Int { 0 }
+    /// The number of symbols (``numSyms``).
     public var endIndex: Int { symbols.count }
+    /// A symbol, with its name decoded into a string (iterating makes one string per symbol;
+    /// ``symbols`` reads names as bytes without copies).
+    ///
+    /// - Parameter i: The symbol's index, in address order.
+    /// - Returns: The symbol's index, address, type letter and name.
     public subscript(i: Int) -> KallsymsSymbol {
         KallsymsSymbol(
             index: i, address: symbols.addresses[i], type: Character(Unicode.Scalar(symbols.type(i))),
@@ -53,7 +70,11 @@ extension KallsymsTable: RandomAccessCollection {
     public var landmarks: Landmarks { lookupIndex.landmarks }
 
     /// The index of the last symbol at or below `address`, backed up to the first alias at that
-    /// address (the kernel's `get_symbol_pos`); nil below the first symbol.
+    /// address (the kernel's `get_symbol_pos`). Unlike ``lookup(address:)`` it does not check
+    /// the text ranges.
+    ///
+    /// - Parameter address: An address.
+    /// - Returns: A symbol index in address order; nil below the first symbol.
     public func position(of address: UInt64) -> Int? {
         let sampled = lookupIndex.sampledAddresses
         return position(of: address, sampled: sampled)
@@ -88,6 +109,11 @@ extension KallsymsTable: RandomAccessCollection {
     /// The kernel's `kallsyms_lookup()`: the symbol containing `address`, its offset and size.
     /// The last symbol's size runs to `_einittext` (for init text), `_end` or `_etext`, as the
     /// kernel decides; addresses past that end are not found.
+    ///
+    /// - Parameter address: A link-time address (subtract the KASLR slide from a running
+    ///   kernel's).
+    /// - Returns: The symbol, offset and size the kernel's `%pS` prints; nil for an address
+    ///   outside the ``landmarks`` or below the first symbol.
     public func lookup(address: UInt64) -> AddressMatch? {
         let index = lookupIndex
         guard index.landmarks.contains(address), let i = position(of: address, sampled: index.sampledAddresses) else {
@@ -119,12 +145,18 @@ extension KallsymsTable: RandomAccessCollection {
     }
 
     /// The kernel's `kallsyms_lookup_name()`: the lowest address of a symbol called `name`.
+    ///
+    /// - Parameter name: The exact name (no type letter).
+    /// - Returns: The address, or nil when no symbol has that name.
     public func address(of name: String) -> UInt64? {
         firstIndex(named: Array(name.utf8)).map { symbols.addresses[$0] }
     }
 
     /// The address-order index of the first (lowest-address) symbol called `name`, by binary
-    /// search over `seqsOfNames` (name order).
+    /// search over `seqsOfNames` (name order); a table without them is searched in full.
+    ///
+    /// - Parameter name: The name's bytes (no type letter).
+    /// - Returns: The index, or nil when no symbol has that name.
     public func firstIndex(named name: [UInt8]) -> Int? {
         firstIndex(named: name, prefixes: lookupIndex.namePrefixes)
     }
@@ -172,7 +204,11 @@ extension KallsymsTable: RandomAccessCollection {
         return nil
     }
 
-    /// All symbols called `name`, lowest address first.
+    /// All symbols called `name`, lowest address first: static functions of the same name in
+    /// different files are separate symbols.
+    ///
+    /// - Parameter name: The exact name (no type letter).
+    /// - Returns: Their indices in address order; empty when there is none.
     public func allIndices(named name: String) -> [Int] {
         let want = Array(name.utf8)
         guard let first = firstIndex(named: want) else { return [] }

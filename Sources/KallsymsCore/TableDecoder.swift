@@ -5,7 +5,7 @@ public enum TableDecoder {
     /// Expands all `numSyms` names of `names` with the token table. Returns, per symbol, the
     /// decoded `type || name` (the kernel drops the first character to print the name and uses it
     /// as the type).
-    public static func decodeNames(
+    package static func decodeNames(
         numSyms: Int, names: UnsafeBufferPointer<UInt8>, tokenTable: UnsafeBufferPointer<UInt8>,
         tokenIndex: [UInt16], addresses: [UInt64], nameLengths: NameLengthPrefix = .uleb128
     ) throws -> SymbolList {
@@ -63,7 +63,12 @@ public enum TableDecoder {
     }
 
     /// The addresses an encoding stands for, as `kallsyms_sym_address` computes them.
-    /// `textAddress` is what place-relative entries are stored against.
+    ///
+    /// - Parameters:
+    ///   - encoding: The address array (with its relative base) as a table stores it.
+    ///   - textAddress: The address of `_text`, which place-relative entries are stored against
+    ///     (7.0 and later); the other encodings do not use it.
+    /// - Returns: One address per entry, in table order.
     public static func addresses(_ encoding: AddressEncoding, textAddress: UInt64 = 0) -> [UInt64] {
         switch encoding {
         case .addresses(let a, _):
@@ -82,7 +87,14 @@ public enum TableDecoder {
         }
     }
 
-    /// Decodes the symbols of a table from its arrays alone (ignoring `table.symbols`).
+    /// Decodes the symbols of a table from its arrays alone (ignoring `table.symbols`): what the
+    /// kernel will see, to compare with what the table was generated from.
+    ///
+    /// - Parameter table: A generated table, or one whose arrays were read from an image.
+    /// - Returns: The symbols in table order, each type letter and name expanded from its tokens.
+    /// - Throws: ``KallsymsError`` (`.malformed`) naming the symbol and the offset in
+    ///   `kallsyms_names` when an array is inconsistent (a length past the end, a token past the
+    ///   token table, a token index without 256 entries).
     public static func decode(_ table: KallsymsTable) throws -> SymbolList {
         try table.names.withUnsafeBufferPointer { names in
             try table.tokenTable.withUnsafeBufferPointer { tokens in
@@ -107,7 +119,12 @@ public enum TableDecoder {
 
     /// Checks the arrays that describe order and position: markers point at every 256th name,
     /// and `seqsOfNames` is a permutation listing names in sorted order.
-    /// `ltoClang`: names sort as if cut at `.llvm.` (6.1's `--lto-clang`).
+    ///
+    /// - Parameters:
+    ///   - table: The table whose `kallsyms_markers` and `kallsyms_seqs_of_names` to check.
+    ///   - decoded: Its symbols, as ``decode(_:)`` gives them.
+    ///   - ltoClang: Names sort as if cut at `.llvm.` (6.1's `--lto-clang`).
+    /// - Throws: ``KallsymsError`` (`.malformed`) naming the first marker or entry at fault.
     public static func verifyIndexes(_ table: KallsymsTable, decoded: SymbolList, ltoClang: Bool = false) throws {
         var off = 0
         for i in 0 ..< table.numSyms {

@@ -9,27 +9,41 @@ import ELFKit
 public enum KallsymsArray: String, CaseIterable, Sendable, Hashable, Codable, CodingKeyRepresentable,
     CustomStringConvertible
 {
+    /// The number of symbols (a 32-bit word).
     case numSyms = "kallsyms_num_syms"
+    /// Each symbol's `type || name`, token-compressed, behind a length prefix.
     case names = "kallsyms_names"
+    /// The offset in `kallsyms_names` of every 256th symbol, so a lookup skips to its name.
     case markers = "kallsyms_markers"
+    /// 256 NUL-terminated token expansions.
     case tokenTable = "kallsyms_token_table"
+    /// The offset of each token in `kallsyms_token_table` (16-bit).
     case tokenIndex = "kallsyms_token_index"
+    /// Pointer-sized absolute addresses (before 6.11, without base-relative addressing).
     case addresses = "kallsyms_addresses"
+    /// 32-bit address words: offsets from the relative base, or place-relative (7.0).
     case offsets = "kallsyms_offsets"
+    /// The pointer the offsets are relative to (4.6 to 6.19).
     case relativeBase = "kallsyms_relative_base"
+    /// Address-order indices in name order, 3 bytes each, for `kallsyms_lookup_name` (6.2 and later).
     case seqsOfNames = "kallsyms_seqs_of_names"
 
     /// The assembler label (and ELF symbol) of the array.
     public var label: String { rawValue }
+    /// The label, as reports print it.
     public var description: String { rawValue }
 
+    /// The array an ELF symbol or assembler label names, for readers that find tables by their
+    /// symbols.
+    ///
+    /// - Parameter label: A symbol name such as `kallsyms_names`; nil for any other name.
     public init?(label: some StringProtocol) { self.init(rawValue: String(label)) }
 
     /// Labels as bytes, for matching symbol names without building strings.
-    public static let labels: [[UInt8]] = allCases.map { Array($0.rawValue.utf8) }
+    package static let labels: [[UInt8]] = allCases.map { Array($0.rawValue.utf8) }
 
     /// True when `name` is one of the labels.
-    public static func isLabel<C: Collection>(_ name: C) -> Bool where C.Element == UInt8 {
+    package static func isLabel<C: Collection>(_ name: C) -> Bool where C.Element == UInt8 {
         labels.contains { $0.elementsEqual(name) }
     }
 
@@ -55,7 +69,13 @@ public enum NameLengthPrefix: String, Sendable, Hashable, Codable {
     /// The largest length the prefix can carry.
     public var maxLength: Int { self == .oneByte ? 0xFF : 0x3FFF }
 
-    /// The length and the prefix's size at `offset`, or nil when the bytes end inside the prefix.
+    /// Reads one name's length prefix, as the kernel's `kallsyms_expand_symbol` does.
+    ///
+    /// - Parameters:
+    ///   - names: The bytes of `kallsyms_names` (or any collection indexed from its start).
+    ///   - offset: Where the name's prefix starts.
+    /// - Returns: The name's length in token bytes and the prefix's own size (1 or 2); nil when
+    ///   `offset` is outside `names` or the bytes end inside the prefix.
     @inlinable @inline(__always)
     public func decode<C: RandomAccessCollection>(_ names: C, at offset: Int) -> (length: Int, prefixSize: Int)?
     where C.Element == UInt8, C.Index == Int {
@@ -66,7 +86,10 @@ public enum NameLengthPrefix: String, Sendable, Hashable, Codable {
         return ((b0 & 0x7F) | Int(names[offset + 1]) << 7, 2)
     }
 
-    /// The prefix bytes for `length` (which must not exceed `maxLength`).
+    /// The prefix the generator writes in front of a name.
+    ///
+    /// - Parameter length: The name's length in token bytes, at most ``maxLength``.
+    /// - Returns: The first prefix byte, and the second when the length needs two.
     @inlinable
     public func encode(_ length: Int) -> (first: UInt8, second: UInt8?) {
         if self == .oneByte || length <= 0x7F { return (UInt8(truncatingIfNeeded: length), nil) }
@@ -81,6 +104,10 @@ public enum MarkerWidth: String, Sendable, Hashable, Codable {
     /// `unsigned int` from 4.20.
     case fourBytes = "4-byte"
 
+    /// The size of one marker on a target.
+    ///
+    /// - Parameter pointerSize: The target's pointer size in bytes (4 or 8).
+    /// - Returns: The marker's size in bytes.
     public func size(pointerSize: Int) -> Int { self == .pointer ? pointerSize : 4 }
 }
 
@@ -122,6 +149,7 @@ public enum ArrayOrder: String, Sendable, Hashable, Codable, CaseIterable {
     /// seqs_of_names.
     case v6_4 = "6.4+"
 
+    /// True when the order includes `kallsyms_seqs_of_names` (6.2 and later).
     public var hasSeqsOfNames: Bool { self != .before6_2 }
 }
 
@@ -132,18 +160,38 @@ public enum LabelAlignment: String, Sendable, Hashable, Codable {
     /// `.balign 4` everywhere (7.0 and later).
     case four
 
+    /// The alignment on a target.
+    ///
+    /// - Parameter pointerSize: The target's pointer size in bytes (4 or 8).
+    /// - Returns: The alignment of every label, in bytes.
     public func bytes(pointerSize: Int) -> Int { self == .pointer ? pointerSize : 4 }
 }
 
 /// One complete description of a table's binary format: what the generator writes and what the
 /// reader must find. Everything else about a table (its symbols, tokens and offsets) is data.
+///
+/// ``KernelEra/format(_:)`` gives the format of a kernel release; the reader tries every one of
+/// ``KernelEra/allFormats`` on an image.
 public struct TableFormat: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The order of the arrays.
     public var order: ArrayOrder
+    /// How the addresses are stored.
     public var addressing: Addressing
+    /// The width of a `kallsyms_markers` entry.
     public var markerWidth: MarkerWidth
+    /// The length prefix in front of each name in `kallsyms_names`.
     public var nameLengths: NameLengthPrefix
+    /// The alignment of every array's label.
     public var labelAlignment: LabelAlignment
 
+    /// A format from its parts; the defaults are those of every kernel since 6.1 before 7.0.
+    ///
+    /// - Parameters:
+    ///   - order: The order of the arrays.
+    ///   - addressing: How the addresses are stored.
+    ///   - markerWidth: The width of a marker.
+    ///   - nameLengths: The length prefix of a name.
+    ///   - labelAlignment: The alignment of every label.
     public init(
         order: ArrayOrder, addressing: Addressing, markerWidth: MarkerWidth = .fourBytes,
         nameLengths: NameLengthPrefix = .uleb128, labelAlignment: LabelAlignment = .pointer
@@ -166,9 +214,15 @@ public struct TableFormat: Sendable, Hashable, Codable, CustomStringConvertible 
         }
     }
 
+    /// True when the table has `kallsyms_seqs_of_names` (6.2 and later).
     public var hasSeqsOfNames: Bool { order.hasSeqsOfNames }
 
-    /// The size of one element of `array`, or nil for the byte streams (names, token table).
+    /// The size of one element of an array on a target: what a reader needs to step through it.
+    ///
+    /// - Parameters:
+    ///   - array: The array.
+    ///   - pointerSize: The target's pointer size in bytes (4 or 8).
+    /// - Returns: The element's size in bytes, or nil for the byte streams (names, token table).
     public func elementSize(_ array: KallsymsArray, pointerSize: Int) -> Int? {
         switch array {
         case .numSyms, .offsets: 4
@@ -180,6 +234,7 @@ public struct TableFormat: Sendable, Hashable, Codable, CustomStringConvertible 
         }
     }
 
+    /// The format in words, for reports (`array order 6.4+, base-relative, 1- or 2-byte name lengths`).
     public var description: String {
         var parts = ["array order \(order.rawValue)", addressing.rawValue]
         if markerWidth == .pointer { parts.append("pointer-sized markers") }
@@ -225,8 +280,10 @@ public enum KernelEra: String, CaseIterable, Sendable, Hashable, Codable {
         }
     }
 
-    /// The format a kernel of this era writes with `addressing`, or nil when the era has no
-    /// such encoding.
+    /// The format a kernel of this era writes with an addressing.
+    ///
+    /// - Parameter addressing: One of the era's ``addressings``.
+    /// - Returns: The format, or nil when the era has no such encoding.
     public func format(_ addressing: Addressing) -> TableFormat? {
         guard addressings.contains(addressing) else { return nil }
         let order: ArrayOrder =
@@ -256,6 +313,12 @@ public enum KernelEra: String, CaseIterable, Sendable, Hashable, Codable {
 }
 
 extension KernelEra: Comparable {
+    /// Eras compare by release: the order of `allCases`.
+    ///
+    /// - Parameters:
+    ///   - a: An era.
+    ///   - b: Another era.
+    /// - Returns: True when `a` came before `b`.
     public static func < (a: KernelEra, b: KernelEra) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }

@@ -11,22 +11,22 @@ import Dispatch
 /// symbols that contain the pair are touched, and the arena is compacted in the same pass. Pair
 /// counts are kept exact (subtract a symbol's pairs, rewrite it, add them back), so the choice of
 /// each token, including the tie-break on the lowest pair index, is the reference's.
-public enum TokenCompressor {
-    public struct Result: Sendable, Equatable {
+package enum TokenCompressor {
+    package struct Result: Sendable, Equatable {
         /// `kallsyms_names`: length prefix + token bytes per symbol, in table order.
-        public var names: [UInt8]
+        package var names: [UInt8]
         /// `kallsyms_markers`.
-        public var markers: [UInt32]
+        package var markers: [UInt32]
         /// `kallsyms_token_table`: 256 NUL-terminated expansions.
-        public var tokenTable: [UInt8]
+        package var tokenTable: [UInt8]
         /// `kallsyms_token_index`.
-        public var tokenIndex: [UInt16]
+        package var tokenIndex: [UInt16]
     }
 
     /// Compresses the working strings `type || name` of `symbols` (in table order).
     /// `partitions` splits the work across threads (default: one per core for large tables);
     /// the result never depends on it.
-    public static func compress(_ symbols: SymbolList, partitions requested: Int? = nil) throws -> Result {
+    package static func compress(_ symbols: SymbolList, partitions requested: Int? = nil) throws -> Result {
         let n = symbols.count
         var total = 0
         for i in 0 ..< n { total += Int(symbols.ends[i] - symbols.starts[i]) }

@@ -8,12 +8,12 @@ import KallsymsCore
 
 /// The compressions Linux uses for its images, recognised by their magic bytes and decoded by
 /// the system's libraries (zlib, liblzma, libzstd, liblz4, libbz2).
-public enum Compression: String, CaseIterable, Sendable {
+package enum Compression: String, CaseIterable, Sendable {
     case gzip, xz, lzma, zstd, lz4, bzip2
 
     /// The format whose magic starts at `offset`, if any. `lzma` (the legacy "alone" header)
     /// has a weak magic, so it also requires a plausible dictionary size.
-    public static func detect(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Compression? {
+    package static func detect(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Compression? {
         func has(_ magic: [UInt8]) -> Bool {
             guard offset >= 0, bytes.count - offset >= magic.count else { return false }
             for k in 0 ..< magic.count where bytes[offset + k] != magic[k] { return false }
@@ -39,7 +39,7 @@ public enum Compression: String, CaseIterable, Sendable {
     }
 
     /// Every offset where a compressed stream of some format may start, in file order.
-    public static func candidates(in bytes: UnsafeBufferPointer<UInt8>) -> [(offset: Int, format: Compression)] {
+    package static func candidates(in bytes: UnsafeBufferPointer<UInt8>) -> [(offset: Int, format: Compression)] {
         var out: [(Int, Compression)] = []
         guard bytes.count >= 4 else { return out }
         for i in 0 ..< bytes.count - 3 {
@@ -56,12 +56,10 @@ public enum Compression: String, CaseIterable, Sendable {
 /// Decompresses one stream. Output is capped (`limit`) so that a hostile input cannot make us
 /// allocate without bound; data after the end of the stream is ignored, as kernel payloads are
 /// often followed by a size word or padding.
-public enum Decompressor {
-    public static let defaultLimit = 1 << 30
-
+package enum Decompressor {
     /// `sizeHint`: the expected output size, when a container says (kernel payloads end with it).
-    public static func decompress(
-        _ input: UnsafeBufferPointer<UInt8>, format: Compression, limit: Int = defaultLimit, sizeHint: Int? = nil
+    package static func decompress(
+        _ input: UnsafeBufferPointer<UInt8>, format: Compression, limit: Int = KernelImage.defaultLimit, sizeHint: Int? = nil
     ) throws -> [UInt8] {
         guard let base = input.baseAddress, !input.isEmpty else {
             throw KallsymsError(.malformed, "empty \(format.rawValue) stream")

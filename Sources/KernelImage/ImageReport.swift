@@ -16,6 +16,12 @@ public enum ImageReport {
     }
 
     /// `%0Nx %c %s` lines in table order (N = 16, or 8 for 32-bit kernels), addresses plus `slide`.
+    /// - Parameters:
+    ///   - t: The table.
+    ///   - pointerSize: The kernel's pointer size (4 or 8): the address width, and the mask a
+    ///     slid address wraps at.
+    ///   - slide: Added to every address (a KASLR offset); 0 by default.
+    /// - Returns: The listing, in the format of the kernel's System.map.
     public static func systemMap(_ t: KallsymsTable, pointerSize: Int, slide: Int64 = 0) -> [UInt8] {
         let s = t.symbols
         let digits = pointerSize * 2
@@ -59,10 +65,16 @@ public enum ImageReport {
         public var address: String
         /// The type letter and the name, as their bytes (see `SymbolNameJSON`).
         public var type: SymbolNameJSON
+        /// The symbol's name, as its bytes.
         public var name: SymbolNameJSON
     }
 
     /// The table as a JSON array, one symbol a line, through `JSONOutput`.
+    /// - Parameters:
+    ///   - t: The table.
+    ///   - pointerSize: The kernel's pointer size (4 or 8): the address width.
+    ///   - slide: Added to every address; 0 by default.
+    /// - Returns: UTF-8 JSON: an array of ``DumpedSymbol``.
     public static func jsonSymbols(_ t: KallsymsTable, pointerSize: Int, slide: Int64 = 0) -> [UInt8] {
         let s = t.symbols
         let mask: UInt64 = pointerSize == 8 ? .max : 0xFFFF_FFFF
@@ -98,6 +110,10 @@ public enum ImageReport {
         return l.offsets.map { ($0.key, $0.value, size($0.key)) }.sorted { $0.1 ?? 0 < $1.1 ?? 0 }
     }
 
+    /// What `info` prints: the container steps, architecture, banner, layout, load address and
+    /// where each array is.
+    /// - Parameter k: The kernel read.
+    /// - Returns: Lines of `label: value`, ending with a line feed.
     public static func text(_ k: KernelImage) -> String {
         var lines: [String] = []
         lines.append("container:     " + k.steps.joined(separator: " → "))
@@ -113,11 +129,12 @@ public enum ImageReport {
             lines.append("relative base: 0x\(String(base, radix: 16)) (\(k.layout.relativeBaseSource ?? "stored in the image"))")
         }
         if let t = k.table.address(of: "_text") { lines.append("_text:         0x\(String(t, radix: 16))") }
-        if k.segments.isEmpty {
+        if k.segments.isEmpty, k.memory == nil {
             let found = LoadAddress.of(k)
             lines.append(
                 "load address:  " + (found.map { "0x\(String($0.address, radix: 16)) (\($0.source))" } ?? "unknown (give --base)"))
         }
+        if let m = k.memory { lines += MemoryDump.reportLines(m) }
         if let first = k.symbols.addresses.first, let last = k.symbols.addresses.last {
             lines.append("address range: 0x\(String(first, radix: 16)) - 0x\(String(last, radix: 16))")
         }
@@ -132,32 +149,61 @@ public enum ImageReport {
     }
 
     /// What `info --json` prints.
+    /// Decodable, so a program can read `kallsyms info --json` back into it with `JSONDecoder`.
     public struct Info: Codable, Equatable, Sendable {
+        /// One array of the table.
         public struct Array: Codable, Equatable, Sendable {
+            /// The array's symbol, such as `kallsyms_names`.
             public var name: String
+            /// Its file offset in the kernel's bytes (after unwrapping).
             public var offset: Int?
+            /// Its size in bytes.
             public var size: Int
         }
+        /// ``KernelImage/steps``: how the table was reached, outermost first.
         public var container: [String]
+        /// The architecture's name (as `gen --arch` takes it), or null when unknown.
         public var architecture: String?
+        /// The byte order of the table.
         public var byteOrder: ByteOrder
+        /// 4 or 8.
         public var pointerSize: Int
+        /// The `Linux version …` banner, or null.
         public var banner: String?
+        /// The GNU build ID in hex, or null.
         public var buildID: String?
+        /// The size of the kernel's bytes after unwrapping.
         public var kernelBytes: Int
+        /// ``TableLayout/order``'s name ("before 6.2", "6.2-6.3", "6.4+").
         public var arrayOrder: String
+        /// ``TableLayout/addressKind``'s name ("absolute", "base-relative", …).
         public var addressKind: String
+        /// The width of `kallsyms_markers` entries.
         public var markerSize: Int
+        /// True when some name uses the 2-byte length prefix.
         public var twoByteLengthsSeen: Bool
+        /// True when the table has `kallsyms_seqs_of_names`.
         public var hasSeqsOfNames: Bool
+        /// True when `kallsyms_*` ELF symbols located the arrays.
         public var locatedBySymbols: Bool
+        /// The number of symbols.
         public var numSyms: Int
+        /// `kallsyms_relative_base` in hex, for tables that have one; else null.
         public var relativeBase: String?
+        /// The load address of the kernel's first byte in hex, for raw kernels that say; null
+        /// for ELF kernels (their segments carry addresses) and when unknown.
         public var loadAddress: String?
+        /// What said `loadAddress`.
         public var loadAddressSource: String?
+        /// The arrays, by file offset.
         public var tables: [Array]
+        /// Where the table lies in a memory dump and the slide (null for kernel images).
+        public var memory: MemoryLocation?
 
-        // Every key is written, absent values as null.
+        /// Writes every key, absent values as null, so a reader sees the same keys for every
+        /// kernel.
+        /// - Parameter encoder: The encoder.
+        /// - Throws: What the encoder throws.
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(container, forKey: .container)
@@ -178,14 +224,18 @@ public enum ImageReport {
             try c.encode(loadAddress, forKey: .loadAddress)
             try c.encode(loadAddressSource, forKey: .loadAddressSource)
             try c.encode(tables, forKey: .tables)
+            try c.encode(memory, forKey: .memory)
         }
     }
 
+    /// What `info --json` prints, as a value.
+    /// - Parameter k: The kernel read.
+    /// - Returns: The facts ``text(_:)`` prints, typed.
     public static func info(_ k: KernelImage) -> Info {
         let l = k.layout
         var relativeBase: String?
         if case .offsets(_, let base, _) = k.table.addressEncoding { relativeBase = "0x" + String(base, radix: 16) }
-        let load = k.segments.isEmpty ? LoadAddress.of(k) : nil
+        let load = k.segments.isEmpty && k.memory == nil ? LoadAddress.of(k) : nil
         return Info(
             container: k.steps, architecture: k.architecture?.rawValue, byteOrder: l.byteOrder,
             pointerSize: l.pointerSize, banner: k.banner, buildID: k.buildID, kernelBytes: k.kernelSize,
@@ -193,8 +243,11 @@ public enum ImageReport {
             twoByteLengthsSeen: l.twoByteLengthsSeen, hasSeqsOfNames: l.hasSeqsOfNames,
             locatedBySymbols: k.locatedBySymbols, numSyms: k.table.numSyms, relativeBase: relativeBase,
             loadAddress: load.map { "0x" + String($0.address, radix: 16) }, loadAddressSource: load?.source,
-            tables: arrays(k).map { Info.Array(name: $0.0.label, offset: $0.1, size: $0.2) })
+            tables: arrays(k).map { Info.Array(name: $0.0.label, offset: $0.1, size: $0.2) }, memory: k.memory)
     }
 
+    /// What `info --json` prints.
+    /// - Parameter k: The kernel read.
+    /// - Returns: ``info(_:)`` as JSON (keys sorted).
     public static func json(_ k: KernelImage) -> String { JSONOutput.string(info(k)) }
 }

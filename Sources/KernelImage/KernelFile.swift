@@ -11,9 +11,9 @@ import KallsymsCore
 /// out of the mapping, and the bytes of non-loaded PROGBITS, RELA and REL sections stay zero
 /// pages that are never made resident: the result reads like the file with those sections
 /// zeroed. Other files (boot images are a few MB) are copied whole.
-public enum KernelFile {
+package enum KernelFile {
     /// `sparseFrom`: files smaller than this are read whole.
-    public static func read(_ path: String, sparseFrom: Int = 64 << 20) throws -> [UInt8] {
+    package static func read(_ path: String, sparseFrom: Int = 64 << 20) throws -> [UInt8] {
         guard path != "-" else { return try FileIO.read(path) }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return try FileIO.read(path) }

@@ -16,7 +16,10 @@ public struct KernelImage: Sendable {
     public var kernelSize: Int
     /// True when the arrays were located through `kallsyms_*` ELF symbols.
     public var locatedBySymbols: Bool
+    /// The table as stored in the image, with its symbols decoded; lookups by address and by
+    /// name go through it.
     public var table: KallsymsTable
+    /// How the table is laid out: array order, address encoding, word size, where each array is.
     public var layout: TableLayout
     /// The load address of each array, when the image says (ELF); file offsets are in `layout`.
     public var tableAddresses: [KallsymsArray: UInt64]
@@ -29,12 +32,30 @@ public struct KernelImage: Sendable {
     public var elfMachine: ELFMachine?
     /// The GNU build ID from the ELF's notes, when the kernel is an ELF that has one.
     public var buildID: String?
+    /// Where the table lies in a memory dump, and the KASLR slide; nil for kernel images.
+    public var memory: MemoryLocation? = nil
 
+    /// The decoded symbols in table order (address order): `table.symbols`.
     public var symbols: SymbolList { table.symbols }
+
+    /// The default cap on the bytes one decompressed stream may produce: 1 GiB, well above any
+    /// kernel.
+    public static let defaultLimit = 1 << 30
 
     /// Reads an image file: ELF vmlinux, bzImage, arm64 Image(.gz), EFI zboot, arm zImage,
     /// s390 image, raw or compressed kernel.
-    public static func read(path: String, limit: Int = Decompressor.defaultLimit) throws -> KernelImage {
+    ///
+    /// A large vmlinux is mapped rather than read, and its debug information and link-time
+    /// relocations are never made resident: the reader does not look at them.
+    /// - Parameters:
+    ///   - path: The image file (`-`: standard input).
+    ///   - limit: The most bytes any decompressed stream may produce (see ``read(bytes:limit:)``).
+    /// - Returns: The kernel and its table.
+    /// - Throws: `KallsymsError` naming the file: it cannot be read, or no consistent table is
+    ///   found in it (the message lists what each container step found), or a container or
+    ///   compressed stream is malformed (with its byte offset).
+    public static func read(path: String, limit: Int = defaultLimit) throws -> KernelImage {
+        if let dump = try MemoryDump.read(path: path, options: MemoryDump.Options()) { return dump }
         let bytes = try KernelFile.read(path)
         do {
             return try read(bytes: bytes, limit: limit)
@@ -43,12 +64,22 @@ public struct KernelImage: Sendable {
         }
     }
 
+    /// Reads an image held in memory, as ``read(path:limit:)`` reads a file.
+    ///
     /// `limit` caps every decompressed stream; it is further held to a multiple of the input's
     /// size (kernels compress 3-6x), so no file can make the reader allocate more than a small
     /// multiple of itself, however its streams nest.
     /// Every error is a KallsymsError: a byte-level FormatError (ELF headers, arrays) is mapped
     /// here, the one place, with its offset; `read(path:)` adds the file's name.
-    public static func read(bytes: [UInt8], limit: Int = Decompressor.defaultLimit) throws -> KernelImage {
+    /// - Parameters:
+    ///   - bytes: The whole image.
+    ///   - limit: The most bytes any decompressed stream may produce; at most 32 times the
+    ///     input's size plus 16 MiB is allowed whatever it says.
+    /// - Returns: The kernel and its table.
+    /// - Throws: `KallsymsError`: no consistent table was found (the message lists what each
+    ///   container step found), or a container or compressed stream is malformed (with its byte
+    ///   offset).
+    public static func read(bytes: [UInt8], limit: Int = defaultLimit) throws -> KernelImage {
         var failures: [String] = []
         let cap = min(limit, bytes.count.multipliedReportingOverflow(by: maxExpansion).partialValue + (16 << 20))
         let found: KernelImage?
@@ -67,7 +98,7 @@ public struct KernelImage: Sendable {
     }
 
     /// The most a kernel image may expand by when decompressed.
-    public static let maxExpansion = 32
+    package static let maxExpansion = 32
 
     static func mib(_ n: Int) -> String {
         let tenths = (n * 10 + (1 << 19)) >> 20
@@ -365,25 +396,25 @@ public struct KernelImage: Sendable {
     }
 
     /// The `Linux version …` string.
-    public static func banner(in b: [UInt8]) -> String? {
+    static func banner(in b: [UInt8]) -> String? { b.withUnsafeBufferPointer { banner(in: $0) } }
+
+    static func banner(in buf: UnsafeBufferPointer<UInt8>) -> String? {
         let needle = Array("Linux version ".utf8)
-        return b.withUnsafeBufferPointer { buf -> String? in
-            needle.withUnsafeBytes { n -> String? in
-                var from = 0
-                while from < buf.count {
-                    guard let p = glibcMemmem(buf.baseAddress! + from, buf.count - from, n.baseAddress, n.count) else {
-                        return nil
-                    }
-                    let start = UnsafeRawPointer(p) - UnsafeRawPointer(buf.baseAddress!)
-                    var end = start
-                    while end < buf.count, end - start < 512, buf[end] >= 0x20 || buf[end] == 0x09 { end += 1 }
-                    // The printk format string has "%s"; the real banner has a version number.
-                    let s = String(decoding: buf[start ..< end], as: UTF8.self)
-                    if !s.contains("%"), end - start > needle.count + 2 { return s }
-                    from = start + 1
+        return needle.withUnsafeBytes { n -> String? in
+            var from = 0
+            while from < buf.count {
+                guard let p = glibcMemmem(buf.baseAddress! + from, buf.count - from, n.baseAddress, n.count) else {
+                    return nil
                 }
-                return nil
+                let start = UnsafeRawPointer(p) - UnsafeRawPointer(buf.baseAddress!)
+                var end = start
+                while end < buf.count, end - start < 512, buf[end] >= 0x20 || buf[end] == 0x09 { end += 1 }
+                // The printk format string has "%s"; the real banner has a version number.
+                let s = String(decoding: buf[start ..< end], as: UTF8.self)
+                if !s.contains("%"), end - start > needle.count + 2 { return s }
+                from = start + 1
             }
+            return nil
         }
     }
 

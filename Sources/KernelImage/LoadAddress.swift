@@ -7,15 +7,16 @@ import KallsymsCore
 /// namespace } as absolute pointers, so an entry whose value is a symbol of the table has a name
 /// pointer P to that symbol's name in `__ksymtab_strings`, found in the image at file offset f:
 /// the image starts at P - f.
-public enum LoadAddress {
-    public struct Found: Sendable, Equatable {
-        public var address: UInt64
-        public var source: String
+enum LoadAddress {
+    struct Found: Sendable, Equatable {
+        var address: UInt64
+        /// What said so, for the user.
+        var source: String
     }
 
     /// The load address of byte 0 of `k.kernelBytes`, or nil when nothing says. ELF kernels
     /// carry their own addresses (segments) and need none.
-    public static func of(_ k: KernelImage) -> Found? {
+    static func of(_ k: KernelImage) -> Found? {
         if let t = k.table.address(of: "_text") { return Found(address: t, source: "_text in the table") }
         if let e = fromExports(k) { return e }
         if k.architecture == .aarch64, case .offsets(_, let rb, _) = k.table.addressEncoding, rb != 0 {
@@ -28,7 +29,7 @@ public enum LoadAddress {
     /// The vote of the exported-symbol records: the longest run of { value, name, namespace }
     /// entries whose values are table symbols, then each sampled entry's name looked up in the
     /// image; the answer must be unanimous.
-    public static func fromExports(_ k: KernelImage) -> Found? {
+    static func fromExports(_ k: KernelImage) -> Found? {
         let ptr = k.layout.pointerSize
         let s = k.symbols
         var byAddress: [UInt64: [Int]] = [:]

@@ -5,13 +5,20 @@ import KallsymsCore
 /// address they stand for (what addr2line, gdb and objdump on vmlinux want), with a note when
 /// the size in the log disagrees with the table (the log is from another build).
 public struct LogSymbolizer {
+    /// The table of the kernel that wrote the log.
     public let table: KallsymsTable
+    /// 4 or 8: raw addresses in the log are taken only at this width in hex digits.
     public let pointerSize: Int
     /// Run-time minus link-time address (KASLR).
     public private(set) var slide: Int64
     /// How the slide was decided, for the user.
     public private(set) var slideSource: String
 
+    /// A symbolizer for logs of one kernel.
+    /// - Parameters:
+    ///   - table: The kernel's table (``KernelImage/table``).
+    ///   - pointerSize: The kernel's pointer size, 4 or 8 (``TableLayout/pointerSize``).
+    ///   - slide: The KASLR slide, when known; nil: 0 until ``deriveSlide(from:)`` finds one.
     public init(table: KallsymsTable, pointerSize: Int, slide: Int64? = nil) {
         self.table = table
         self.pointerSize = pointerSize
@@ -59,7 +66,9 @@ public struct LogSymbolizer {
     }
 
     /// Decides the slide from the log: the "Kernel Offset:" line panics print, else the most
-    /// common difference between a raw address and the symbol form printed beside it.
+    /// common difference between a raw address and the symbol form printed beside it. Leaves
+    /// the slide as it was when the log says nothing.
+    /// - Parameter lines: The log's lines, without their line feeds.
     public mutating func deriveSlide(from lines: [[UInt8]]) {
         let marker = Array("Kernel Offset: 0x".utf8)
         for line in lines {
@@ -114,7 +123,10 @@ public struct LogSymbolizer {
 
     func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
-    /// Rewrites one line.
+    /// Rewrites one line: a raw address gains ` name+0xoff/0xsize` (unless the log already
+    /// prints a symbol form after it), and a symbol form gains its link-time address.
+    /// - Parameter line: One line, without its line feed.
+    /// - Returns: The line with its annotations; unchanged where nothing is found.
     public func symbolize(line: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(line.count + 64)
@@ -154,6 +166,10 @@ public struct LogSymbolizer {
     }
 
     /// Symbolizes a whole log (lines split on LF and kept).
+    /// - Parameters:
+    ///   - log: The log's bytes.
+    ///   - derive: True to decide the slide from the log first (``deriveSlide(from:)``).
+    /// - Returns: The symbolized log.
     public mutating func symbolize(log: [UInt8], deriveSlide derive: Bool) -> [UInt8] {
         let lines = log.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
         if derive { deriveSlide(from: lines) }

@@ -6,6 +6,12 @@ import KallsymsCore
 public enum RecoveredELF {
     /// The address of the kernel's first byte for raw images: `base` when given, else what the
     /// image says (LoadAddress).
+    /// - Parameters:
+    ///   - k: A raw kernel (not an ELF, whose segments carry their addresses).
+    ///   - base: The address the user gave, if any.
+    /// - Returns: The load address of `k.kernelBytes[0]`.
+    /// - Throws: `KallsymsError` (usage) when no base is given and the image does not say: no
+    ///   `_text` in its table, no exported-symbol records to vote with.
     public static func imageBase(_ k: KernelImage, base: UInt64?) throws -> UInt64 {
         if let base { return base }
         if let found = LoadAddress.of(k) { return found.address }
@@ -15,6 +21,18 @@ public enum RecoveredELF {
         )
     }
 
+    /// The ELF file's bytes: an `ET_EXEC` of the kernel's `e_machine`, one `PT_LOAD` per loaded
+    /// segment of an ELF kernel (or one region at the image base for a raw kernel), and a
+    /// `.symtab` with every table symbol. Type letters become ELF types and bindings (`t`/`T`:
+    /// function, `d`/`b`/`r`/…: object, lower case: local, `w`/`v`: weak); each symbol's size
+    /// runs to the next higher address.
+    /// - Parameters:
+    ///   - k: The kernel read by ``KernelImage/read(path:limit:)``.
+    ///   - base: For raw kernels: the load address of the first byte, when known better than
+    ///     the image says (see ``imageBase(_:base:)``).
+    /// - Returns: The whole ELF file.
+    /// - Throws: `KallsymsError` (usage) when the architecture is unknown or a raw kernel's load
+    ///   address cannot be found.
     public static func make(_ k: KernelImage, base: UInt64? = nil) throws -> [UInt8] {
         guard let machine = k.elfMachine ?? k.architecture?.machine else {
             throw KallsymsError(.usage, "unknown architecture: cannot choose an ELF machine")

@@ -9,6 +9,17 @@ extension TableLocator {
     /// `at` maps symbol names to file offsets. Every array is still checked: names must chain to
     /// every marker, the token index must describe the token table, seqs must be a permutation,
     /// and addresses must come out sorted.
+    /// - Parameters:
+    ///   - b: The kernel's bytes.
+    ///   - at: The file offset of each array whose symbol the file has.
+    ///   - byteOrder: The table's byte order.
+    ///   - pointerSize: The kernel's pointer size (4 or 8).
+    ///   - addressOf: The load address of a file offset, where known: it tells 7.0's
+    ///     place-relative offsets from absolute 32-bit ones.
+    /// - Returns: The table and its layout.
+    /// - Throws: `KallsymsError` (malformed) naming the array that is missing or inconsistent,
+    ///   with its offset.
+    @_spi(TableScan)
     public static func readAtSymbols(
         _ b: UnsafeBufferPointer<UInt8>, at: [KallsymsArray: Int], order byteOrder: ByteOrder, pointerSize: Int,
         addressOf: ((Int) -> UInt64?)? = nil

@@ -5,10 +5,17 @@ import KallsymsCore
     import Glibc
 #endif
 
+// The structural scan is the reader's machinery, not its API (`KernelImage.read` is): it is
+// public only as the SPI `TableScan`, for the fuzz targets (another package) and the tests,
+// which import it with `@_spi(TableScan) import KernelImage`.
+
 /// What the caller knows about the bytes being searched (from an ELF header, a boot header or
 /// the user); every field may be unknown.
+@_spi(TableScan)
 public struct ScanHints: Sendable {
+    /// The table's byte order; nil: both are tried.
     public var byteOrder: ByteOrder?
+    /// The kernel's pointer size (4 or 8); nil: both are tried.
     public var pointerSize: Int?
     /// Maps a file offset to the address it is loaded at, when an ELF or a boot header says.
     public var addressOfOffset: (@Sendable (Int) -> UInt64?)?
@@ -18,6 +25,13 @@ public struct ScanHints: Sendable {
     /// The architecture, when known: only its relocation records are looked for.
     public var architecture: Architecture?
 
+    /// Hints, each unknown unless given.
+    /// - Parameters:
+    ///   - byteOrder: The table's byte order.
+    ///   - pointerSize: The kernel's pointer size (4 or 8).
+    ///   - addressOfOffset: The load address of a file offset, or nil where none is known.
+    ///   - imageBase: The load address of file offset 0.
+    ///   - architecture: The kernel's architecture.
     public init(
         byteOrder: ByteOrder? = nil, pointerSize: Int? = nil, addressOfOffset: (@Sendable (Int) -> UInt64?)? = nil,
         imageBase: UInt64? = nil, architecture: Architecture? = nil
@@ -31,8 +45,11 @@ public struct ScanHints: Sendable {
 }
 
 /// A table found in an image: the arrays as stored, the decoded symbols, and the layout.
+@_spi(TableScan)
 public struct LocatedTable: Sendable {
+    /// The arrays and the decoded symbols.
     public var table: KallsymsTable
+    /// Where each array is and how it is encoded.
     public var layout: TableLayout
 }
 
@@ -40,6 +57,7 @@ public struct LocatedTable: Sendable {
 /// the digits as single-character tokens) must agree with the token index that follows it, the
 /// markers must point at every 256th name, the names must chain exactly to the markers, the
 /// count must match, and the addresses must come out sorted. No single signal is trusted.
+@_spi(TableScan)
 public enum TableLocator {
     /// Upper bounds that keep a hostile image from steering us into huge work.
     static let maxSymbols = 1 << 24
@@ -430,6 +448,13 @@ public enum TableLocator {
 
     /// Searches `bytes` for a complete, self-consistent table.
     /// `tokenTableAt`: the token table's offset when a symbol says; only that table is accepted.
+    /// - Parameters:
+    ///   - b: The kernel's bytes (decompressed).
+    ///   - hints: What is known about them; by default nothing.
+    ///   - tokenTableAt: The offset of `kallsyms_token_table`, when a symbol says.
+    /// - Returns: The first candidate whose arrays all agree.
+    /// - Throws: `KallsymsError` (malformed) saying why each candidate token table was rejected,
+    ///   or that there is none.
     public static func locate(in b: UnsafeBufferPointer<UInt8>, hints: ScanHints = ScanHints(), tokenTableAt: Int? = nil)
         throws -> LocatedTable
     {

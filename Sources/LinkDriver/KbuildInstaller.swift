@@ -19,7 +19,10 @@ import KallsymsCore
 ///
 /// The block records the original's size and FNV-1a hash; uninstall removes the edits and
 /// writes the result only if it is that original, byte for byte.
-public enum KbuildInstaller {
+///
+/// `package`, not public: patching a kernel tree is the `kallsyms kbuild` command's job, not a
+/// library call; its members' `public` goes no further than this.
+package enum KbuildInstaller {
     /// The link-vmlinux.sh layouts known, named after the first kernel with each.
     public enum Shape: String, CaseIterable, Sendable {
         /// 6.1: `kallsyms_step`, extra objects passed to `vmlinux_link`.

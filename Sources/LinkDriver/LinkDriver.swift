@@ -21,13 +21,28 @@ import KernelImage
 /// outgrows its room, the room grows (at least doubling every array's margin; said in the
 /// report) and the link counts against `maxLinks`.
 public final class LinkDriver {
+    /// The link command, output and policy every run uses.
     public let options: LinkOptions
-    /// Receives each pass's report as it finishes.
+    /// Receives each pass's report as it finishes, for progress output during links that take
+    /// minutes each.
     public var onPass: (PassReport) -> Void = { _ in }
 
+    /// A driver for one link; nothing runs until ``run()``.
+    ///
+    /// - Parameter options: The link command, output and policy.
     public init(options: LinkOptions) { self.options = options }
 
-    /// Every run starts from nothing: its state lives in a `LinkRun` made for it.
+    /// Runs the loop to its fixed point, verifies the final image and writes it to
+    /// ``LinkOptions/output`` (atomically: an old file there stays until the new one is
+    /// complete). Every run starts from nothing, so a driver can run again.
+    ///
+    /// - Returns: What the loop did: links, patches, each pass, sizes and times.
+    /// - Throws: ``LinkFailure`` when a link fails, the loop does not converge within
+    ///   ``LinkOptions/maxLinks``, the final image's table does not match its symbols, or an
+    ///   input is bad; its ``LinkFailure/exitCode`` tells these apart and its
+    ///   ``LinkFailure/artifacts`` names the kept pass files. `KallsymsError` (`.io`) or a
+    ///   Foundation error when the work directory cannot be made. The output is never written
+    ///   on failure.
     public func run() throws -> LinkSummary {
         var run = LinkRun(options: options, onPass: onPass)
         return try run.execute()

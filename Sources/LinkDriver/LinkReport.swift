@@ -2,7 +2,7 @@ import KallsymsCore
 import Foundation
 
 /// The words `kallsyms link` prints.
-public enum LinkReport {
+package enum LinkReport {
     static func grouped(_ n: Int) -> String {
         let s = String(n.magnitude)
         var out = ""
@@ -16,7 +16,7 @@ public enum LinkReport {
     static func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
 
     /// One line per pass: what was done, the table, how the symbols changed, the link's time.
-    public static func line(_ p: PassReport) -> String {
+    package static func line(_ p: PassReport) -> String {
         var s = "pass \(p.pass): \(p.action.padding(toLength: 11, withPad: " ", startingAt: 0))"
         s += " \(pad(grouped(p.symbols), 9)) symbols, table \(pad(grouped(p.tableBytes), 11)) B"
         if p.sectionBytes != p.tableBytes { s += " (section \(grouped(p.sectionBytes)) B)" }
@@ -27,7 +27,7 @@ public enum LinkReport {
         return s + "\n"
     }
 
-    public static func summary(_ s: LinkSummary) -> String {
+    package static func summary(_ s: LinkSummary) -> String {
         var out = "converged after \(s.links) link\(s.links == 1 ? "" : "s")"
         if s.patches > 0 { out += " + \(s.patches) patch" }
         out += ": \(grouped(s.symbols)) symbols, table \(grouped(s.tableBytes)) B"
@@ -39,5 +39,5 @@ public enum LinkReport {
         return out
     }
 
-    public static func json(_ s: LinkSummary) -> String { JSONOutput.string(s) }
+    package static func json(_ s: LinkSummary) -> String { JSONOutput.string(s) }
 }

@@ -31,6 +31,7 @@ import KallsymsCore
 ///   just before, is). It is nil exactly when the lists are identical or differ by shifts that
 ///   are all explained, e.g. a uniform shift.
 public enum MapDiff {
+    /// What `compare` believes and how much it keeps.
     public struct Options: Sendable {
         /// The largest alignment the alignment rule believes in. 2 MiB, because x86-64 aligns
         /// the kernel's segments to its large-page size (PMD_SIZE) and arm64 to 64 KiB: shifts
@@ -40,19 +41,28 @@ public enum MapDiff {
         /// keep the totals), so comparing two unrelated 650k-symbol maps stays cheap.
         public var maxListed: Int
 
+        /// Options; by default 2 MiB and 10,000.
+        /// - Parameters:
+        ///   - maxAlignment: The largest alignment the alignment rule believes in.
+        ///   - maxListed: The most entries kept in each list of the report.
         public init(maxAlignment: UInt64 = 0x20_0000, maxListed: Int = 10_000) {
             self.maxAlignment = maxAlignment
             self.maxListed = maxListed
         }
     }
 
-    /// Compares `a` with `b` (B is the "new" side: deltas are B − A). Pure: no I/O.
     /// True for the names linkers give the branch stubs, veneers and thunks they add (the
     /// `linkerStub` class of a report).
-    public static func isLinkerStub(_ name: ArraySlice<UInt8>) -> Bool {
+    package static func isLinkerStub(_ name: ArraySlice<UInt8>) -> Bool {
         name.withUnsafeBufferPointer { Classifier.isLinkerStub($0) }
     }
 
+    /// Compares `a` with `b` (B is the "new" side: deltas are B − A). Pure: no I/O.
+    /// - Parameters:
+    ///   - a: The old list, e.g. the map the last kallsyms pass was built from.
+    ///   - b: The new list, e.g. the final link's System.map.
+    ///   - options: The alignment rule's bound and the report's list sizes.
+    /// - Returns: The verdict and the differences, grouped (see ``MapDiffReport``).
     public static func compare(_ a: SymbolList, _ b: SymbolList, options: Options = .init()) -> MapDiffReport {
         let sa = Side(a)
         let sb = Side(b)
@@ -66,6 +76,11 @@ public enum MapDiff {
     /// (undefined symbols, `                 U name`, and weak undefined `w`/`v`) are skipped:
     /// they have no address to compare, and `nm -n` of a pass-1 6.1 vmlinux has them.
     /// Errors name `file` and the line.
+    /// - Parameters:
+    ///   - bytes: The listing's bytes.
+    ///   - file: The name errors give the input.
+    /// - Returns: The symbols in file order.
+    /// - Throws: `KallsymsError` naming `file` and the line that is not `ADDRESS TYPE NAME`.
     public static func parseMap(_ bytes: [UInt8], file: String) throws -> SymbolList {
         var list = SymbolList()
         // The arena never outgrows the text (each line holds its name and type byte), and

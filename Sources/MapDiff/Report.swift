@@ -10,28 +10,38 @@ public struct MapDiffReport: Codable, Equatable, Sendable {
     public var verdict: Verdict
     /// One line leading the output: the verdict and its most likely cause.
     public var summary: String
-    /// Symbols in A, in B, and matched by name between them.
+    /// The number of symbols in A.
     public var countA: Int
+    /// The number of symbols in B.
     public var countB: Int
+    /// The number of symbols matched by name (by occurrence) between A and B.
     public var matched: Int
     /// Where to look first (see `MapDiff.compare` for the exact rule); nil when the lists are
     /// identical, differ by a uniform shift, or by a shift plus alignment padding only.
     public var firstUnexplained: Difference?
     /// Matched symbols grouped into runs of equal address delta, in B's address order.
     public var runs: [Run]
+    /// The number of runs (`runs` may hold fewer).
     public var runCount: Int
-    /// Symbols whose name has no counterpart (by occurrence) in the other list.
+    /// Symbols of A whose name has no counterpart (by occurrence) in B.
     public var onlyInA: [OnlySymbol]
+    /// The number of symbols only in A (`onlyInA` may hold fewer).
     public var onlyInACount: Int
+    /// How many of the symbols only in A fall in each ``SymbolClass``.
     public var onlyInAClasses: ClassCounts
+    /// Symbols of B whose name has no counterpart (by occurrence) in A.
     public var onlyInB: [OnlySymbol]
+    /// The number of symbols only in B (`onlyInB` may hold fewer).
     public var onlyInBCount: Int
+    /// How many of the symbols only in B fall in each ``SymbolClass``.
     public var onlyInBClasses: ClassCounts
     /// Addresses holding two or more symbols in both lists whose order changed.
     public var reorders: [Reorder]
+    /// The number of such addresses (`reorders` may hold fewer).
     public var reorderCount: Int
     /// Matched symbols whose type letter changed.
     public var typeChanges: [TypeChange]
+    /// The number of type changes (`typeChanges` may hold fewer).
     public var typeChangeCount: Int
     /// Matched symbols that moved past others (their counterpart in A lies before symbols that
     /// were already passed in B's order, at a lower address).
@@ -74,12 +84,18 @@ public enum Verdict: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey { case kind, delta }
 
+    /// Writes `{"kind": …}`, plus `"delta"` for a uniform shift.
+    /// - Parameter encoder: The encoder.
+    /// - Throws: What the encoder throws.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(kind, forKey: .kind)
         if case .uniformShift(let d) = self { try c.encode(d, forKey: .delta) }
     }
 
+    /// Reads what ``encode(to:)`` writes.
+    /// - Parameter decoder: The decoder.
+    /// - Throws: `DecodingError` for an unknown `kind` or a missing delta.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         switch try c.decode(String.self, forKey: .kind) {
@@ -97,17 +113,34 @@ public enum Verdict: Codable, Equatable, Sendable {
 public struct Address: Codable, Hashable, Comparable, Sendable, ExpressibleByIntegerLiteral,
     CustomStringConvertible
 {
+    /// The address.
     public var value: UInt64
+    /// Wraps an address.
+    /// - Parameter value: The address.
     public init(_ value: UInt64) { self.value = value }
+    /// An address written as a literal, as tests compare with.
+    /// - Parameter value: The address.
     public init(integerLiteral value: UInt64) { self.value = value }
+    /// `0x` and lower-case hex, no leading zeros.
     public var description: String { "0x" + String(value, radix: 16) }
+    /// Orders by value.
+    /// - Parameters:
+    ///   - a: One address.
+    ///   - b: Another.
+    /// - Returns: True when `a` is lower.
     public static func < (a: Address, b: Address) -> Bool { a.value < b.value }
 
+    /// Writes the address as its ``description`` string: JSON numbers lose 64-bit precision.
+    /// - Parameter encoder: The encoder.
+    /// - Throws: What the encoder throws.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(description)
     }
 
+    /// Reads a `0x` hex string.
+    /// - Parameter decoder: The decoder.
+    /// - Throws: `DecodingError` when the value is not `0x` and hex digits.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         let s = try c.decode(String.self)
@@ -120,19 +153,31 @@ public struct Address: Codable, Hashable, Comparable, Sendable, ExpressibleByInt
 
 /// A signed address difference (B − A, wrapping), written `+0x1a40`, `-0x339000` or `0`.
 public struct Delta: Codable, Hashable, Sendable, ExpressibleByIntegerLiteral, CustomStringConvertible {
+    /// The difference.
     public var value: Int64
+    /// Wraps a difference.
+    /// - Parameter value: B − A.
     public init(_ value: Int64) { self.value = value }
+    /// A difference written as a literal, as tests compare with.
+    /// - Parameter value: B − A.
     public init(integerLiteral value: Int64) { self.value = value }
+    /// `+0x…` or `-0x…` in lower-case hex, or `0`.
     public var description: String {
         if value == 0 { return "0" }
         return (value < 0 ? "-0x" : "+0x") + String(value.magnitude, radix: 16)
     }
 
+    /// Writes the delta as its ``description`` string: JSON numbers lose 64-bit precision.
+    /// - Parameter encoder: The encoder.
+    /// - Throws: What the encoder throws.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(description)
     }
 
+    /// Reads `0`, `+0x…` or `-0x…`.
+    /// - Parameter decoder: The decoder.
+    /// - Throws: `DecodingError` when the value is none of those.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         let s = try c.decode(String.self)
@@ -169,26 +214,31 @@ public struct Run: Codable, Equatable, Sendable {
         case unexplained
     }
 
-    /// First and last symbol of the run, in B's address order.
+    /// The run's first symbol, in B's address order.
     public var first: String
+    /// The run's last symbol, in B's address order.
     public var last: String
+    /// The number of matched symbols in the run.
     public var count: Int
     /// addrB − addrA for every symbol of the run.
     public var delta: Delta
-    /// B's addresses of the first and last symbol.
+    /// B's address of the first symbol.
     public var start: Address
+    /// B's address of the last symbol.
     public var end: Address
     /// A's address of the first symbol.
     public var startA: Address
+    /// Why the delta differs from the previous run's.
     public var change: Change
-    /// Symbols only in B / only in A between the previous run and this one.
+    /// The number of symbols only in B between the previous run and this one.
     public var insertedBefore: Int
+    /// The number of symbols only in A between the previous run and this one.
     public var removedBefore: Int
 
     /// The delta changed by padding alone (the run is `alignment`).
     public var alignmentChange: Bool { change == .alignment }
 
-    public init(
+    package init(
         first: String, last: String, count: Int, delta: Delta, start: Address, end: Address, startA: Address,
         change: Change, insertedBefore: Int, removedBefore: Int
     ) {
@@ -215,17 +265,24 @@ public enum SymbolClass: String, Codable, Sendable, CaseIterable {
     case sectionEnd
     /// A label of the kallsyms table itself (`kallsyms_names`, …): absent from a 6.1 pass-1 map.
     case kallsyms
+    /// Anything else: a symbol of the kernel's own code or data.
     case other
 }
 
 /// How many only-in symbols fall in each class.
 public struct ClassCounts: Codable, Equatable, Sendable {
+    /// Linker stubs, veneers and thunks.
     public var linkerStub = 0
+    /// Section ends and their aliases.
     public var sectionEnd = 0
+    /// Labels of the kallsyms table.
     public var kallsyms = 0
+    /// The rest.
     public var other = 0
-    public init() {}
+    package init() {}
 
+    /// The count of one class, by the class.
+    /// - Parameter c: The class.
     public subscript(_ c: SymbolClass) -> Int {
         get {
             switch c {
@@ -248,13 +305,16 @@ public struct ClassCounts: Codable, Equatable, Sendable {
 
 /// A symbol present in one list only.
 public struct OnlySymbol: Codable, Equatable, Sendable {
+    /// The symbol's name.
     public var name: String
+    /// Its type letter.
     public var type: String
     /// Its address in the list that has it.
     public var address: Address
+    /// What kind of symbol it is (`class` in JSON).
     public var symbolClass: SymbolClass
 
-    public init(name: String, type: String, address: Address, symbolClass: SymbolClass) {
+    package init(name: String, type: String, address: Address, symbolClass: SymbolClass) {
         self.name = name
         self.type = type
         self.address = address
@@ -269,21 +329,26 @@ public struct OnlySymbol: Codable, Equatable, Sendable {
 
 /// An address with two or more symbols in both lists whose common names changed order.
 public struct Reorder: Codable, Equatable, Sendable {
+    /// The address in A.
     public var addressA: Address
+    /// The address in B.
     public var addressB: Address
-    /// The names present at this address in both lists, in A's order and in B's order (at most
-    /// 32 of each; `size` is the full number).
+    /// The names present at this address in both lists, in A's order (at most 32; `size` is the
+    /// full number).
     public var orderA: [String]
+    /// The same names in B's order (at most 32).
     public var orderB: [String]
+    /// The number of names present at the address in both lists.
     public var size: Int
-    /// The first symbol at the address in each list: the name kallsyms lookups return.
+    /// The first symbol at the address in A: the name kallsyms lookups return there.
     public var printedA: String
+    /// The first symbol at the address in B.
     public var printedB: String
 
     /// A backtrace through this address prints a different name.
     public var printedNameChanges: Bool { printedA != printedB }
 
-    public init(
+    package init(
         addressA: Address, addressB: Address, orderA: [String], orderB: [String], size: Int, printedA: String,
         printedB: String
     ) {
@@ -299,13 +364,18 @@ public struct Reorder: Codable, Equatable, Sendable {
 
 /// A matched symbol whose type letter changed.
 public struct TypeChange: Codable, Equatable, Sendable {
+    /// The symbol's name.
     public var name: String
+    /// Its type letter in A.
     public var typeA: String
+    /// Its type letter in B.
     public var typeB: String
+    /// Its address in A.
     public var addressA: Address
+    /// Its address in B.
     public var addressB: Address
 
-    public init(name: String, typeA: String, typeB: String, addressA: Address, addressB: Address) {
+    package init(name: String, typeA: String, typeB: String, addressA: Address, addressB: Address) {
         self.name = name
         self.typeA = typeA
         self.typeB = typeB
@@ -316,19 +386,33 @@ public struct TypeChange: Codable, Equatable, Sendable {
 
 /// The first difference not explained by a shift of everything before it.
 public struct Difference: Codable, Equatable, Sendable {
+    /// What the difference is.
     public enum Kind: String, Codable, Sendable {
-        case onlyInA, onlyInB, typeChange, reorder, shift
+        /// A symbol only in A.
+        case onlyInA
+        /// A symbol only in B.
+        case onlyInB
+        /// A matched symbol whose type letter changed.
+        case typeChange
+        /// An address whose symbols changed order.
+        case reorder
+        /// The first symbol of a run whose delta change nothing explains (`unexplained` or
+        /// `outOfOrder`).
+        case shift
     }
 
+    /// What the difference is.
     public var kind: Kind
+    /// The symbol where it is.
     public var name: String
-    /// The symbol's address in A and in B, where it has one.
+    /// The symbol's address in A, where it has one.
     public var addressA: Address?
+    /// The symbol's address in B, where it has one.
     public var addressB: Address?
     /// A sentence saying what happened there.
     public var detail: String
 
-    public init(kind: Kind, name: String, addressA: Address?, addressB: Address?, detail: String) {
+    package init(kind: Kind, name: String, addressA: Address?, addressB: Address?, detail: String) {
         self.kind = kind
         self.name = name
         self.addressA = addressA
@@ -339,6 +423,9 @@ public struct Difference: Codable, Equatable, Sendable {
 
 // Absent values are written as null rather than left out, so a reader sees every key.
 extension MapDiffReport {
+    /// Writes every key, absent values as null.
+    /// - Parameter encoder: The encoder.
+    /// - Throws: What the encoder throws.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(verdict, forKey: .verdict)
@@ -365,6 +452,9 @@ extension MapDiffReport {
 }
 
 extension Difference {
+    /// Writes every key, absent addresses as null.
+    /// - Parameter encoder: The encoder.
+    /// - Throws: What the encoder throws.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(kind, forKey: .kind)

@@ -5,6 +5,11 @@ extension MapDiffReport {
     /// The verdict line first, then the details grouped by kind, each list cut after `limit`
     /// entries with "… and N more". `sourceA`/`sourceB` describe the inputs (a path and what it
     /// was read as) when the caller knows them.
+    /// - Parameters:
+    ///   - limit: The most entries printed per list; 20 by default.
+    ///   - sourceA: What A is (a path and how it was read), or nil.
+    ///   - sourceB: What B is, or nil.
+    /// - Returns: The report for people, ending with a line feed.
     public func text(limit: Int = 20, sourceA: String? = nil, sourceB: String? = nil) -> String {
         var out = summary + "\n"
         let a = sourceA.map { "A = \($0): " } ?? "A: "
@@ -63,6 +68,7 @@ extension MapDiffReport {
     /// The whole report as JSON through its `Codable` conformance (`JSONOutput`: keys sorted;
     /// addresses and deltas as hex strings; absent optionals left out; names as their bytes,
     /// U+0000–U+00FF).
+    /// - Returns: The JSON text; `JSONDecoder` reads it back into a ``MapDiffReport``.
     public func json() -> String { JSONOutput.string(self) }
 }
 

@@ -63,4 +63,5 @@ enum FilterRules: ExpressibleByArgument, Equatable {
 }
 
 /// The help of every IMAGE argument: what the reader accepts.
-let imageHelp = "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel (`-`: standard input)."
+let imageHelp =
+    "A vmlinux, bzImage, Image(.gz), zboot, zImage, compressed kernel, or a memory dump (vmcore, raw memory) (`-`: standard input)."

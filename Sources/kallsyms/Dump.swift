@@ -13,6 +13,8 @@ struct Dump: ParsableCommand {
     @Argument(help: ArgumentHelp(imageHelp), completion: .file())
     var image: String
 
+    @OptionGroup var memoryOptions: MemoryOptions
+
     @Option(help: "system-map (`%016x %c %s`, 8 digits for 32-bit), proc (as /proc/kallsyms prints built-in symbols) or json.")
     var format: Format = .systemMap
 
@@ -20,7 +22,7 @@ struct Dump: ParsableCommand {
     var slide: String?
 
     func run() throws {
-        let k = try KernelImage.read(path: image)
+        let k = try memoryOptions.read(image)
         let s = try slide.map { try parseSigned($0, what: "--slide") } ?? 0
         switch format {
         case .systemMap, .proc:

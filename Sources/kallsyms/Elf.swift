@@ -21,6 +21,9 @@ struct Elf: ParsableCommand {
 
     func run() throws {
         var k = try KernelImage.read(path: image)
+        if k.memory != nil {
+            throw KallsymsError(.usage, "elf: \(image) is a memory dump; use dump, lookup or symbolize on it", file: image)
+        }
         if let arch {
             guard let a = Architecture(name: arch) else {
                 let known = Architecture.allCases.map(\.rawValue).joined(separator: ", ")

@@ -9,11 +9,13 @@ struct Info: ParsableCommand {
     @Argument(help: ArgumentHelp(imageHelp), completion: .file())
     var image: String
 
+    @OptionGroup var memoryOptions: MemoryOptions
+
     @Flag(help: "Print the same as JSON.")
     var json = false
 
     func run() throws {
-        let k = try KernelImage.read(path: image)
+        let k = try memoryOptions.read(image)
         writeStdout(json ? ImageReport.json(k) : ImageReport.text(k))
     }
 }

@@ -18,11 +18,13 @@ struct Lookup: ParsableCommand {
     @Argument(help: "Addresses (0xffffffff81000000, ffffffff81000000) or symbol names.")
     var queries: [String]
 
+    @OptionGroup var memoryOptions: MemoryOptions
+
     @Option(help: "The KASLR slide (run-time minus link-time address; hex or decimal, may be negative).")
     var slide: String?
 
     func run() throws {
-        let k = try KernelImage.read(path: image)
+        let k = try memoryOptions.read(image)
         let s = try slide.map { try parseSigned($0, what: "--slide") } ?? 0
         let width = k.layout.pointerSize * 2
         var missing = 0

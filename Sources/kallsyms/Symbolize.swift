@@ -12,11 +12,13 @@ struct Symbolize: ParsableCommand {
             pairs), else 0; the choice is reported on stderr.
             """)
 
-    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage or compressed kernel (`-`: standard input, when the log is a file).", completion: .file())
+    @Argument(help: "A vmlinux, bzImage, Image(.gz), zboot, zImage, compressed kernel or memory dump (`-`: standard input, when the log is a file).", completion: .file())
     var image: String
 
     @Argument(help: "The log file (default or `-`: standard input).", completion: .file())
     var log: String?
+
+    @OptionGroup var memoryOptions: MemoryOptions
 
     @Option(help: "The KASLR slide (run-time minus link-time address).")
     var slide: String?
@@ -28,12 +30,14 @@ struct Symbolize: ParsableCommand {
     }
 
     func run() throws {
-        let k = try KernelImage.read(path: image)
+        let k = try memoryOptions.read(image)
         let text = try FileIO.read(log ?? "-")
-        let given = try slide.map { try parseSigned($0, what: "--slide") }
+        // A table read from memory holds run-time addresses already: its slide is 0.
+        let given = try slide.map { try parseSigned($0, what: "--slide") } ?? (k.memory != nil ? 0 : nil)
         var s = LogSymbolizer(table: k.table, pointerSize: k.layout.pointerSize, slide: given)
         let out = s.symbolize(log: text, deriveSlide: given == nil)
-        printError("kallsyms: slide 0x\(String(UInt64(bitPattern: s.slide), radix: 16)) from \(s.slideSource)")
+        let source = slide == nil && k.memory != nil ? "the memory dump (its table has run-time addresses)" : s.slideSource
+        printError("kallsyms: slide 0x\(String(UInt64(bitPattern: s.slide), radix: 16)) from \(source)")
         writeStdout(out)
     }
 }

@@ -1,7 +1,7 @@
 import ELFKit
 import KallsymsCore
 import KallsymsTestSupport
-import KernelImage
+@_spi(TableScan) import KernelImage
 import Testing
 
 /// Every layout the reader must know, built from one generated table: the arrays placed in each

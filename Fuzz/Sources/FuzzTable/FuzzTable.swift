@@ -1,7 +1,7 @@
 import ELFKit
 import FuzzSupport
 import KallsymsCore
-import KernelImage
+@_spi(TableScan) import KernelImage
 
 /// The table decoder given a blob and a layout: the first 40 bytes say where each array is
 /// (ten little-endian u32 offsets into the rest) plus the byte order and pointer size; the
