@@ -32,13 +32,20 @@ list="$(IFS=,; echo "${modules[*]}")"
 
 # 1. Doc comments. Members a protocol's default implementation adds are not ours to document.
 graphlog="$out/dump-symbol-graph.log"
-if ! swift package dump-symbol-graph --minimum-access-level public --skip-synthesized-members >"$graphlog" 2>&1; then
-    tail -n 30 "$graphlog" >&2
-    echo "check-docs: dump-symbol-graph failed (log: $graphlog)" >&2
-    exit 1
-fi
+# On a fresh clone it exits non-zero for the test products' synthesized modules
+# (swift_kallsymsPackageTests, …), which have nothing to document; what counts is that every
+# library module's graph was written by this run.
+stamp="$out/dump-symbol-graph.stamp"
+touch "$stamp"
+swift package dump-symbol-graph --minimum-access-level public --skip-synthesized-members >"$graphlog" 2>&1 || true
 graphs="$(sed -n 's/^Files written to //p' "$graphlog" | tail -n 1)"
-[ -d "$graphs" ] || { echo "check-docs: no symbol graph directory in $graphlog" >&2; exit 1; }
+for m in "${modules[@]}"; do
+    if [ -z "$graphs" ] || [ ! "$graphs/$m.symbols.json" -nt "$stamp" ]; then
+        grep -E "error" "$graphlog" >&2 || tail -n 30 "$graphlog" >&2
+        echo "check-docs: dump-symbol-graph wrote no symbol graph for $m (log: $graphlog)" >&2
+        exit 1
+    fi
+done
 if [ "$counts" = 1 ]; then
     exec python3 "$root/scripts/doc-coverage.py" "$graphs" "$list" --counts
 fi
