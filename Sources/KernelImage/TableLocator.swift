@@ -76,10 +76,16 @@ public enum TableLocator {
         var b: UnsafeBufferPointer<UInt8> { bytes.bytes }
         var order: ByteOrder { bytes.order }
         @inline(__always) func ok(_ o: Int, _ n: Int) -> Bool { bytes.contains(o, n) }
-        @inline(__always) func u16(_ o: Int) throws(FormatError) -> UInt16 { try bytes.u16(o) }
-        @inline(__always) func u32(_ o: Int) throws(FormatError) -> UInt32 { try bytes.u32(o) }
-        @inline(__always) func u64(_ o: Int) throws(FormatError) -> UInt64 { try bytes.u64(o) }
-        @inline(__always) func word(_ o: Int, _ size: Int) throws(FormatError) -> UInt64 { try bytes.word(o, size) }
+        @inline(__always) func u16(_ o: Int) throws(FormatError) -> UInt16 { UInt16(try word(o, 2)) }
+        @inline(__always) func u32(_ o: Int) throws(FormatError) -> UInt32 { UInt32(try word(o, 4)) }
+        @inline(__always) func u64(_ o: Int) throws(FormatError) -> UInt64 { try word(o, 8) }
+        /// The scan's hot path (millions of reads on an image without hints) reads the buffer
+        /// directly: through the generic reader each read cost a generic-metadata lookup. Out of
+        /// bounds it defers to the reader, which throws its FormatError with the offset.
+        @inline(__always) func word(_ o: Int, _ size: Int) throws(FormatError) -> UInt64 {
+            guard bytes.contains(o, size), let base = b.baseAddress else { return try bytes.word(o, size) }
+            return order.load(base + o, size)
+        }
         func zeros(_ from: Int, _ to: Int) -> Bool { bytes.zeros(from, to) }
     }
 
